@@ -1,0 +1,26 @@
+# Boxoffice. `make run` serves on 127.0.0.1:8000 with SQLite; `make test` runs every test.
+CARGO ?= cargo
+export BOXOFFICE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run build test lint fmt clean
+
+run:
+	$(CARGO) run --release -p boxoffice-server --bin boxoffice -- serve
+
+build:
+	$(CARGO) build --release -p boxoffice-server --bin boxoffice
+
+## Every test: unit and integration, on SQLite and on PostgreSQL ($$BOXOFFICE_TEST_POSTGRES_URL).
+test:
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,290 @@
+//! The canonical model every provider's records are normalized into.
+//!
+//! One searchable item is one provider session ("plan" in the public API), titled by
+//! the event it belongs to. Its identity is a UUIDv5 derived from the provider
+//! instance's name and the provider's own ids, so it is the same on every sync,
+//! restart and machine, and distinct between providers and between base events that
+//! reuse a session id.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::time::local_to_instant;
+
+/// The namespace of every Boxoffice item id (UUIDv5). Never change it: ids are
+/// relied on by clients and would all change with it.
+pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6b0f_4f3e_2d1c_4a5b_9e8f_7a6b_5c4d_3e2f);
+
+/// Where an item comes from: the provider instance and the provider's own ids.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ExternalKey {
+    /// The provider instance's name in the configuration (e.g. `fever`).
+    pub provider: String,
+    /// The provider's id of the event (the title-bearing parent).
+    pub base_event_id: String,
+    /// The provider's id of the session; unique only within its base event.
+    pub event_id: String,
+}
+
+impl ExternalKey {
+    /// The item's stable id: UUIDv5 of the three parts under [`ID_NAMESPACE`].
+    ///
+    /// The parts are joined with a unit separator (U+001F), which no id contains,
+    /// so that `("a", "bc")` and `("ab", "c")` never collide.
+    pub fn id(&self) -> Uuid {
+        let name = format!(
+            "{}\u{1f}{}\u{1f}{}",
+            self.provider, self.base_event_id, self.event_id
+        );
+        Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
+    }
+}
+
+/// Whether the provider sells the event online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SellMode {
+    /// On sale through the marketplace: makes the item searchable, for good.
+    Online,
+    /// Not on sale online.
+    Offline,
+}
+
+impl SellMode {
+    /// The lowercase name used in feeds, the store and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SellMode::Online => "online",
+            SellMode::Offline => "offline",
+        }
+    }
+
+    /// Parses the lowercase name; `None` for anything else.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "online" => Some(SellMode::Online),
+            "offline" => Some(SellMode::Offline),
+            _ => None,
+        }
+    }
+}
+
+/// A wall-clock moment as the provider published it, with the instant it denotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalMoment {
+    /// The local date, served as `start_date`/`end_date`.
+    pub date: NaiveDate,
+    /// The local time, served as `start_time`/`end_time`; `None` for all-day events.
+    pub time: Option<NaiveTime>,
+    /// The instant, used for filtering and ordering.
+    pub at: DateTime<Utc>,
+}
+
+impl LocalMoment {
+    /// A wall-clock date and time read in `tz`.
+    pub fn from_local(local: NaiveDateTime, tz: Tz) -> Self {
+        Self {
+            date: local.date(),
+            time: Some(local.time()),
+            at: local_to_instant(local, tz),
+        }
+    }
+}
+
+/// A price zone of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Zone {
+    /// The provider's zone id; not unique within a session in every feed.
+    pub zone_id: String,
+    /// The zone's name.
+    pub name: String,
+    /// Seats still available.
+    pub capacity: u32,
+    /// The ticket price, exact.
+    pub price: Decimal,
+    /// Whether seats are numbered.
+    pub numbered: bool,
+}
+
+/// The price range of a session's tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceRange {
+    /// The lowest price.
+    pub min: Decimal,
+    /// The highest price.
+    pub max: Decimal,
+}
+
+impl PriceRange {
+    /// Min and max over the zones that still have capacity; when none has, over all
+    /// zones (the item is then sold out but its prices are still worth showing);
+    /// `None` when there are no zones.
+    pub fn of(zones: &[Zone]) -> Option<Self> {
+        let available = zones.iter().filter(|zone| zone.capacity > 0);
+        Self::over(available).or_else(|| Self::over(zones.iter()))
+    }
+
+    fn over<'a>(zones: impl Iterator<Item = &'a Zone>) -> Option<Self> {
+        zones.fold(None, |range, zone| {
+            Some(match range {
+                None => PriceRange {
+                    min: zone.price,
+                    max: zone.price,
+                },
+                Some(PriceRange { min, max }) => PriceRange {
+                    min: min.min(zone.price),
+                    max: max.max(zone.price),
+                },
+            })
+        })
+    }
+}
+
+/// One canonical record: a session as the provider describes it in one fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Provider instance and provider ids; the source of the item's id.
+    pub key: ExternalKey,
+    /// The title, from the base event.
+    pub title: String,
+    /// Whether the base event is sold online in this fetch.
+    pub sell_mode: SellMode,
+    /// The organizer's id at the provider, when given.
+    pub organizer_company_id: Option<String>,
+    /// Whether the provider marks the session sold out.
+    pub sold_out: bool,
+    /// When the session starts.
+    pub start: LocalMoment,
+    /// When the session ends, when the provider says.
+    pub end: Option<LocalMoment>,
+    /// When ticket sales open, local wall-clock.
+    pub sell_from: Option<NaiveDateTime>,
+    /// When ticket sales close, local wall-clock.
+    pub sell_to: Option<NaiveDateTime>,
+    /// The price zones, in feed order.
+    pub zones: Vec<Zone>,
+}
+
+impl EventRecord {
+    /// The item's stable id (see [`ExternalKey::id`]).
+    pub fn id(&self) -> Uuid {
+        self.key.id()
+    }
+
+    /// The instant the item ends, or starts when it has no end: what `ends_at` filters on.
+    pub fn ends_at(&self) -> DateTime<Utc> {
+        self.end.map_or(self.start.at, |end| end.at)
+    }
+
+    /// See [`PriceRange::of`].
+    pub fn price_range(&self) -> Option<PriceRange> {
+        PriceRange::of(&self.zones)
+    }
+
+    /// A digest of everything the provider said about the item, to skip rewriting
+    /// records that did not change. Stable for equal records.
+    pub fn content_hash(&self) -> String {
+        // Serializing a plain struct is deterministic (field order is the
+        // declaration order), and cannot fail: no maps with non-string keys.
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        let digest = Sha256::digest(&bytes);
+        digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// Checks the invariants every provider must respect; the reason when broken.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.title.trim().is_empty() {
+            return Err("the title is empty".into());
+        }
+        if let Some(end) = self.end
+            && end.at < self.start.at
+        {
+            return Err(format!(
+                "the session ends ({}) before it starts ({})",
+                end.at, self.start.at
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn zone(capacity: u32, price: &str) -> Zone {
+        Zone {
+            zone_id: "1".into(),
+            name: "Platea".into(),
+            capacity,
+            price: Decimal::from_str(price).unwrap_or_default(),
+            numbered: true,
+        }
+    }
+
+    fn key(provider: &str, base: &str, event: &str) -> ExternalKey {
+        ExternalKey {
+            provider: provider.into(),
+            base_event_id: base.into(),
+            event_id: event.into(),
+        }
+    }
+
+    #[test]
+    fn ids_are_stable_and_namespaced_by_provider_and_base_event() {
+        let id = key("fever", "322", "1642").id();
+        assert_eq!(id, key("fever", "322", "1642").id());
+        assert_eq!(id.get_version_num(), 5);
+        assert_ne!(id, key("fever", "1591", "1642").id());
+        assert_ne!(id, key("other", "322", "1642").id());
+        assert_ne!(key("f", "ab", "c").id(), key("f", "a", "bc").id());
+    }
+
+    #[test]
+    fn ids_never_change_across_releases() {
+        // Clients hold these ids: this value must stay what it is.
+        assert_eq!(
+            key("fever", "291", "291").id().to_string(),
+            Uuid::new_v5(&ID_NAMESPACE, "fever\u{1f}291\u{1f}291".as_bytes()).to_string()
+        );
+        assert_eq!(ID_NAMESPACE.to_string(), "6b0f4f3e-2d1c-4a5b-9e8f-7a6b5c4d3e2f");
+    }
+
+    #[test]
+    fn price_range_ignores_zones_without_capacity() {
+        let range = PriceRange::of(&[zone(0, "75.00"), zone(14, "65.00"), zone(3, "70.5")]);
+        assert_eq!(
+            range,
+            Some(PriceRange {
+                min: Decimal::from_str("65.00").unwrap_or_default(),
+                max: Decimal::from_str("70.5").unwrap_or_default(),
+            })
+        );
+    }
+
+    #[test]
+    fn price_range_falls_back_to_all_zones_when_none_has_capacity() {
+        let range = PriceRange::of(&[zone(0, "75.00"), zone(0, "65.00")]);
+        assert_eq!(
+            range.map(|r| (r.min.to_string(), r.max.to_string())),
+            Some(("65.00".into(), "75.00".into()))
+        );
+    }
+
+    #[test]
+    fn price_range_is_none_without_zones() {
+        assert_eq!(PriceRange::of(&[]), None);
+    }
+
+    #[test]
+    fn sell_mode_parses_only_known_values() {
+        assert_eq!(SellMode::parse("online"), Some(SellMode::Online));
+        assert_eq!(SellMode::parse("offline"), Some(SellMode::Offline));
+        assert_eq!(SellMode::parse("Online"), None);
+    }
+}

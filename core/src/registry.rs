@@ -1,0 +1,317 @@
+//! The provider registry: each provider crate registers its kind with
+//! [`register_provider!`](crate::register_provider), and the configuration's
+//! `[providers.<name>]` tables are built into provider instances through it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::provider::Provider;
+
+/// A provider kind, as registered by its crate.
+pub struct ProviderRegistration {
+    /// The `kind` that selects it in the configuration, e.g. `fever-xml`.
+    pub kind: &'static str,
+    /// One line on what it reads.
+    pub description: &'static str,
+    /// Its own configuration keys with a line of documentation each (the common keys
+    /// of [`ProviderConfig`] are not repeated here).
+    pub config_keys: &'static [(&'static str, &'static str)],
+    /// Builds an instance from the common settings and the instance's own keys.
+    /// Problems name their key relative to the instance table (e.g. `url`).
+    pub build: fn(&InstanceSettings, serde_json::Value) -> Result<Arc<dyn Provider>, Vec<ConfigProblem>>,
+}
+
+inventory::collect!(ProviderRegistration);
+
+/// Registers a provider kind. Use once per provider crate, at top level:
+///
+/// ```ignore
+/// boxoffice_core::register_provider!(ProviderRegistration { kind: "fever-xml", .. });
+/// ```
+///
+/// The linker drops a crate nothing references, and its registration with it: the
+/// provider crate must also export a function the binary calls (see `link()`).
+#[macro_export]
+macro_rules! register_provider {
+    ($registration:expr) => {
+        $crate::inventory::submit! { $registration }
+    };
+}
+
+/// Every registered provider kind, sorted by kind.
+pub fn registrations() -> Vec<&'static ProviderRegistration> {
+    let mut all: Vec<_> = inventory::iter::<ProviderRegistration>.into_iter().collect();
+    all.sort_by_key(|registration| registration.kind);
+    all
+}
+
+/// The registration of `kind`, if any crate registered it.
+pub fn find(kind: &str) -> Option<&'static ProviderRegistration> {
+    inventory::iter::<ProviderRegistration>
+        .into_iter()
+        .find(|registration| registration.kind == kind)
+}
+
+/// One thing wrong with a configuration, naming its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigProblem {
+    /// The dotted key, e.g. `providers.fever.url`.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigProblem {
+    /// A problem with `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// The keys every `[providers.<name>]` table has, whatever its kind.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ProviderConfig {
+    /// Which registered provider reads this feed, e.g. `fever-xml`.
+    pub kind: String,
+    /// Whether the instance syncs at all; `false` keeps its data and serves it.
+    #[serde(default = "defaults::enabled")]
+    pub enabled: bool,
+    /// Time between two syncs, e.g. `5m`.
+    #[serde(default = "defaults::interval", with = "humantime_serde")]
+    pub interval: Duration,
+    /// Deadline of one fetch, connection to last byte, e.g. `30s`.
+    #[serde(default = "defaults::timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// IANA time zone the feed's wall-clock times are in.
+    #[serde(default = "defaults::timezone")]
+    pub timezone: String,
+    /// Largest feed accepted, in bytes; a larger one fails the run.
+    #[serde(default = "defaults::max_feed_bytes")]
+    pub max_feed_bytes: u64,
+    /// The kind's own keys (e.g. `url`), checked by the kind's `build`.
+    #[serde(flatten)]
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+mod defaults {
+    use std::time::Duration;
+
+    pub fn enabled() -> bool {
+        true
+    }
+    pub fn interval() -> Duration {
+        Duration::from_secs(300)
+    }
+    pub fn timeout() -> Duration {
+        Duration::from_secs(30)
+    }
+    pub fn timezone() -> String {
+        "UTC".into()
+    }
+    pub fn max_feed_bytes() -> u64 {
+        256 * 1024 * 1024
+    }
+}
+
+/// The common settings of an instance, checked, as a provider's `build` receives them.
+#[derive(Debug, Clone)]
+pub struct InstanceSettings {
+    /// The instance's name (its table's name): the namespace of its items' ids.
+    pub name: String,
+    /// The feed's time zone.
+    pub timezone: Tz,
+    /// Deadline of one fetch.
+    pub timeout: Duration,
+    /// Largest feed accepted, in bytes.
+    pub max_feed_bytes: u64,
+}
+
+/// A provider instance built from its configuration.
+#[derive(Clone)]
+pub struct BuiltProvider {
+    /// The instance's name.
+    pub name: String,
+    /// Its registered kind.
+    pub kind: &'static str,
+    /// The configuration it was built from.
+    pub config: ProviderConfig,
+    /// The provider itself.
+    pub provider: Arc<dyn Provider>,
+}
+
+impl fmt::Debug for BuiltProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BuiltProvider")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProviderConfig {
+    /// Checks the common keys and builds the instance through its kind's registration.
+    /// Returns every problem found, each naming its key.
+    pub fn build(&self, name: &str) -> Result<BuiltProvider, Vec<ConfigProblem>> {
+        let prefix = format!("providers.{name}");
+        let mut problems = Vec::new();
+        if !is_valid_instance_name(name) {
+            problems.push(ConfigProblem::new(
+                &prefix,
+                "an instance name is 1-64 characters of a-z, 0-9, '-' and '_'",
+            ));
+        }
+        let timezone = match self.timezone.parse::<Tz>() {
+            Ok(timezone) => Some(timezone),
+            Err(_) => {
+                problems.push(ConfigProblem::new(
+                    format!("{prefix}.timezone"),
+                    format!(
+                        "unknown time zone {:?}: use an IANA name such as \"Europe/Madrid\" or \"UTC\"",
+                        self.timezone
+                    ),
+                ));
+                None
+            }
+        };
+        if self.interval.is_zero() {
+            problems.push(ConfigProblem::new(
+                format!("{prefix}.interval"),
+                "must be longer than 0s",
+            ));
+        }
+        if self.timeout.is_zero() {
+            problems.push(ConfigProblem::new(
+                format!("{prefix}.timeout"),
+                "must be longer than 0s",
+            ));
+        }
+        if self.max_feed_bytes == 0 {
+            problems.push(ConfigProblem::new(
+                format!("{prefix}.max_feed_bytes"),
+                "must be more than 0",
+            ));
+        }
+        let Some(registration) = find(&self.kind) else {
+            let kinds: Vec<_> = registrations().iter().map(|r| r.kind).collect();
+            problems.push(ConfigProblem::new(
+                format!("{prefix}.kind"),
+                format!(
+                    "unknown provider kind {:?}; registered kinds: {}",
+                    self.kind,
+                    kinds.join(", ")
+                ),
+            ));
+            return Err(problems);
+        };
+        let Some(timezone) = timezone else {
+            return Err(problems);
+        };
+        let settings = InstanceSettings {
+            name: name.to_owned(),
+            timezone,
+            timeout: self.timeout,
+            max_feed_bytes: self.max_feed_bytes,
+        };
+        match (registration.build)(&settings, serde_json::Value::Object(self.options.clone())) {
+            Ok(provider) if problems.is_empty() => Ok(BuiltProvider {
+                name: name.to_owned(),
+                kind: registration.kind,
+                config: self.clone(),
+                provider,
+            }),
+            Ok(_) => Err(problems),
+            Err(found) => {
+                problems.extend(found.into_iter().map(|problem| {
+                    ConfigProblem {
+                        key: format!("{prefix}.{}", problem.key)
+                            .trim_end_matches('.')
+                            .to_owned(),
+                        message: problem.message,
+                    }
+                }));
+                Err(problems)
+            }
+        }
+    }
+}
+
+fn is_valid_instance_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Deserializes a provider's own options, turning serde's error into a problem that
+/// names the key (serde names the unknown or missing field in its message).
+pub fn parse_options<T: serde::de::DeserializeOwned>(
+    options: serde_json::Value,
+) -> Result<T, Vec<ConfigProblem>> {
+    serde_json::from_value(options).map_err(|error| {
+        let message = error.to_string();
+        let key = field_named_in(&message).unwrap_or_default();
+        vec![ConfigProblem::new(key, message)]
+    })
+}
+
+fn field_named_in(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_names_are_restricted_to_a_safe_alphabet() {
+        assert!(is_valid_instance_name("fever"));
+        assert!(is_valid_instance_name("fever-madrid_2"));
+        assert!(!is_valid_instance_name(""));
+        assert!(!is_valid_instance_name("Fever"));
+        assert!(!is_valid_instance_name("a b"));
+    }
+
+    #[test]
+    fn unknown_kind_lists_the_registered_kinds() {
+        let config: ProviderConfig =
+            serde_json::from_value(serde_json::json!({"kind": "nope", "timezone": "Mars/Base"}))
+                .unwrap_or_else(|e| panic!("{e}"));
+        let problems = config.build("x").err().unwrap_or_default();
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["providers.x.timezone", "providers.x.kind"]);
+        assert!(problems[1].message.contains("registered kinds"));
+    }
+
+    #[test]
+    fn option_errors_name_the_field() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Options {
+            url: String,
+        }
+        let problems = parse_options::<Options>(serde_json::json!({"url": "x", "colour": 1}))
+            .err()
+            .unwrap_or_default();
+        assert_eq!(problems[0].key, "colour");
+        let problems = parse_options::<Options>(serde_json::json!({}))
+            .err()
+            .unwrap_or_default();
+        assert_eq!(problems[0].key, "url");
+    }
+}

@@ -1,0 +1,16 @@
+//! Boxoffice's schema. Applied at start-up and by `boxoffice migrate`; the same files
+//! serve SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_events;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_create_events::Migration)]
+    }
+}

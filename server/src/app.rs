@@ -1,0 +1,164 @@
+//! The application: built once from a configuration, used by `main` and by tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use boxoffice_core::store::EventStore;
+use boxoffice_core::sync::SyncEngine;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::read_model::ReadModel;
+use crate::store::{SeaOrmStore, StoreOptions};
+
+/// A store connected and migrated, with the sync engine over the configured providers.
+pub struct Services {
+    /// The store.
+    pub store: Arc<dyn EventStore>,
+    /// The concrete store, for what the trait does not cover.
+    pub sea_orm: SeaOrmStore,
+    /// The engine.
+    pub engine: Arc<SyncEngine>,
+}
+
+impl Services {
+    /// Checks the configuration, connects, migrates and builds the providers.
+    pub async fn start(config: &Config) -> anyhow::Result<Self> {
+        let providers = config.check()?;
+        let options = StoreOptions {
+            max_connections: config.database.max_connections,
+            ..StoreOptions::default()
+        };
+        let sea_orm = SeaOrmStore::connect(&config.database.url, &options)
+            .await
+            .with_context(|| format!("connecting to the store at {}", redact_url(&config.database.url)))?;
+        sea_orm.migrate().await.context("migrating the store")?;
+        let store: Arc<dyn EventStore> = Arc::new(sea_orm.clone());
+        let engine = Arc::new(SyncEngine::new(
+            Arc::clone(&store),
+            providers,
+            config.sync.batch_size,
+        ));
+        Ok(Self {
+            store,
+            sea_orm,
+            engine,
+        })
+    }
+}
+
+/// The server, bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    config: Config,
+}
+
+impl Application {
+    /// Builds everything and binds `server.addr` (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let services = Services::start(&config).await?;
+        let read_model = Arc::new(
+            ReadModel::load(Arc::clone(&services.store))
+                .await
+                .context("loading the searchable items")?,
+        );
+        let admin_token = config.admin_token()?.map(Arc::new);
+        let listener = TcpListener::bind(config.server.addr)
+            .await
+            .with_context(|| format!("binding {}", config.server.addr))?;
+        let state = AppState {
+            store: services.store,
+            engine: services.engine,
+            read_model,
+            admin_token,
+        };
+        Ok(Self {
+            listener,
+            state,
+            config,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The shared state (tests drive the engine through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, syncing enabled providers on their schedule.
+    /// Then stops accepting, finishes in-flight requests and drops a running sync,
+    /// which rolls it back.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let schedules = self.state.engine.spawn_schedules(stop_rx.clone());
+        let refresher = self.state.read_model.spawn_refresher(
+            self.state.engine.subscribe(),
+            self.config.database.poll_interval,
+            stop_rx,
+        );
+        let router = http::router(self.state, self.config.server.request_timeout);
+        info!(addr = %self.listener.local_addr()?, "Serving.");
+        let stop_tx_for_signal = stop_tx.clone();
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                info!("Shutting down: finishing in-flight requests.");
+                let _ = stop_tx_for_signal.send(true);
+            })
+            .await
+            .context("serving HTTP")?;
+        let _ = stop_tx.send(true);
+        for task in schedules {
+            let _ = task.await;
+        }
+        let _ = refresher.await;
+        info!("Stopped.");
+        Ok(())
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("[redacted]"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

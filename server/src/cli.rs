@@ -1,0 +1,119 @@
+//! The `boxoffice` command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use boxoffice_core::registry;
+use boxoffice_core::sync::RunStatus;
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, Application, Services};
+use crate::config::Config;
+use crate::telemetry;
+
+/// Boxoffice: pulls event providers' feeds into one store and serves a marketplace search.
+#[derive(Debug, Parser)]
+#[command(name = "boxoffice", version)]
+pub struct Cli {
+    /// Configuration file (default: ./config.toml when it exists).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API and sync enabled providers on schedule (the default).
+    Serve,
+    /// Run one sync and print its report as JSON; exits non-zero if a run failed.
+    Sync {
+        /// The instance to sync; default: every enabled instance.
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// List the registered provider kinds and the configured instances.
+    Providers,
+}
+
+impl Cli {
+    /// Runs the command.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let config = Config::load(self.config.as_deref())?;
+        telemetry::init(&config.log);
+        match self.command.unwrap_or(Command::Serve) {
+            Command::Serve => {
+                let app = Application::build(config).await?;
+                app.run_until_stopped(app::shutdown_signal()).await
+            }
+            Command::Sync { provider } => sync(&config, provider).await,
+            Command::Migrate => {
+                Services::start(&config).await?;
+                println!("migrations applied to {}", app::redact_url(&config.database.url));
+                Ok(())
+            }
+            Command::Providers => {
+                print_providers(&config);
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn sync(config: &Config, provider: Option<String>) -> anyhow::Result<()> {
+    let services = Services::start(config).await?;
+    let names: Vec<String> = match provider {
+        Some(name) => vec![name],
+        None => services
+            .engine
+            .instances()
+            .into_iter()
+            .filter(|instance| instance.enabled)
+            .map(|instance| instance.name)
+            .collect(),
+    };
+    anyhow::ensure!(!names.is_empty(), "no enabled provider instance is configured");
+    let mut failed = Vec::new();
+    for name in names {
+        let report = services.engine.run(&name).await?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("printing the report")?
+        );
+        if report.status == RunStatus::Failed {
+            failed.push(name);
+        }
+    }
+    anyhow::ensure!(failed.is_empty(), "sync failed for: {}", failed.join(", "));
+    Ok(())
+}
+
+fn print_providers(config: &Config) {
+    println!("Registered provider kinds:");
+    for registration in registry::registrations() {
+        println!("  {}  {}", registration.kind, registration.description);
+        for (key, doc) in registration.config_keys {
+            println!("      {key:<16} {doc}");
+        }
+    }
+    println!("  Keys of every kind: kind, enabled, interval, timeout, timezone, max_feed_bytes");
+    println!();
+    println!("Configured instances:");
+    if config.providers.is_empty() {
+        println!("  (none)");
+    }
+    for (name, instance) in &config.providers {
+        println!(
+            "  {name}  kind={} enabled={} interval={} timeout={} timezone={}",
+            instance.kind,
+            instance.enabled,
+            humantime::format_duration(instance.interval),
+            humantime::format_duration(instance.timeout),
+            instance.timezone,
+        );
+    }
+}

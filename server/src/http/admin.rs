@@ -1,0 +1,122 @@
+//! The admin API: `Authorization: Bearer <admin.token>` on every route. With no token
+//! configured it refuses everyone (403); a missing or wrong token is a 401.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use boxoffice_core::sync::{RunStatus, SyncError};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use tracing::warn;
+
+use super::AppState;
+use super::error::{ApiError, Result};
+
+/// Proof that the request carries the admin token.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let Some(expected) = state.admin_token.as_deref() else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the admin API is disabled: no admin.token is configured",
+            ));
+        };
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim);
+        match presented {
+            // Constant time in the token's content (its length may show).
+            Some(token) if bool::from(token.as_bytes().ct_eq(expected.expose().as_bytes())) => Ok(Admin),
+            Some(_) => {
+                warn!("Admin request with a wrong token.");
+                Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the bearer token is wrong",
+                ))
+            }
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send Authorization: Bearer <admin.token>",
+            )),
+        }
+    }
+}
+
+/// `POST /admin/providers/{name}/sync`: runs a sync now and answers with its report
+/// when it is done: 200 succeeded, 502 failed, 404 unknown name, 409 already running.
+pub async fn sync_now(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let report = state.engine.run(&name).await.map_err(|error| match error {
+        SyncError::UnknownProvider(_) => ApiError::not_found(error.to_string()),
+        SyncError::AlreadyRunning(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+    })?;
+    // Answer once what the run committed is served.
+    if let Err(error) = state.read_model.refresh().await {
+        warn!(%error, "Sync committed but the read model could not be refreshed yet.");
+    }
+    let data = json!({ "report": report });
+    match report.status {
+        RunStatus::Succeeded => Ok((StatusCode::OK, Json(json!({ "data": data, "error": null })))),
+        RunStatus::Failed => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "provider_failed",
+            report.error.clone().unwrap_or_else(|| "the sync failed".into()),
+        )
+        .with_data(data)),
+    }
+}
+
+/// `GET /admin/providers`: every instance with its state.
+pub async fn list_providers(_: Admin, State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "data": { "providers": state.engine.instances() }, "error": null }))
+}
+
+/// `GET /admin/providers/{name}/runs?limit=N`: the latest run reports, newest first.
+pub async fn list_runs(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>> {
+    let mut limit = 20;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "limit" {
+            limit = value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("limit {value:?} is not a number from 1 to 500"),
+                    )
+                })?;
+        }
+    }
+    if !state
+        .engine
+        .instances()
+        .iter()
+        .any(|instance| instance.name == name)
+    {
+        return Err(ApiError::not_found(format!(
+            "no provider instance is named {name:?}"
+        )));
+    }
+    let runs = state.store.runs(&name, limit).await?;
+    Ok(Json(json!({ "data": { "runs": runs }, "error": null })))
+}

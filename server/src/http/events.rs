@@ -1,0 +1,113 @@
+//! `GET /events/{id}`: one item with its details, from the store.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use boxoffice_core::model::Zone;
+use boxoffice_core::store::StoredEvent;
+use chrono::{DateTime, Utc};
+use rust_decimal::prelude::ToPrimitive;
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiError, Result};
+
+/// The item's details as served.
+#[derive(Serialize)]
+struct EventDetails {
+    id: Uuid,
+    title: String,
+    provider: String,
+    base_event_id: String,
+    event_id: String,
+    sell_mode: &'static str,
+    searchable: bool,
+    organizer_company_id: Option<String>,
+    sold_out: bool,
+    start_date: String,
+    start_time: Option<String>,
+    end_date: Option<String>,
+    end_time: Option<String>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    sell_from: Option<String>,
+    sell_to: Option<String>,
+    min_price: Option<f64>,
+    max_price: Option<f64>,
+    zones: Vec<ZoneDetails>,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    last_changed: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct ZoneDetails {
+    zone_id: String,
+    name: String,
+    capacity: u32,
+    price: f64,
+    numbered: bool,
+}
+
+impl From<&Zone> for ZoneDetails {
+    fn from(zone: &Zone) -> Self {
+        Self {
+            zone_id: zone.zone_id.clone(),
+            name: zone.name.clone(),
+            capacity: zone.capacity,
+            price: zone.price.to_f64().unwrap_or_default(),
+            numbered: zone.numbered,
+        }
+    }
+}
+
+impl From<StoredEvent> for EventDetails {
+    fn from(stored: StoredEvent) -> Self {
+        let record = stored.record;
+        let range = record.price_range();
+        let local = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+        Self {
+            id: stored.id,
+            ends_at: record.ends_at(),
+            title: record.title,
+            provider: record.key.provider,
+            base_event_id: record.key.base_event_id,
+            event_id: record.key.event_id,
+            sell_mode: record.sell_mode.as_str(),
+            searchable: stored.searchable,
+            organizer_company_id: record.organizer_company_id,
+            sold_out: record.sold_out,
+            start_date: record.start.date.format("%Y-%m-%d").to_string(),
+            start_time: record.start.time.map(|t| t.format("%H:%M:%S").to_string()),
+            end_date: record.end.map(|end| end.date.format("%Y-%m-%d").to_string()),
+            end_time: record
+                .end
+                .and_then(|end| end.time)
+                .map(|t| t.format("%H:%M:%S").to_string()),
+            starts_at: record.start.at,
+            sell_from: record.sell_from.map(local),
+            sell_to: record.sell_to.map(local),
+            min_price: range.and_then(|r| r.min.to_f64()),
+            max_price: range.and_then(|r| r.max.to_f64()),
+            zones: record.zones.iter().map(ZoneDetails::from).collect(),
+            first_seen: stored.first_seen,
+            last_seen: stored.last_seen,
+            last_changed: stored.last_changed,
+        }
+    }
+}
+
+/// The handler.
+pub async fn get_event(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| ApiError::bad_request("invalid_parameter", format!("id {id:?} is not a UUID")))?;
+    let stored = state
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no event has id {id}")))?;
+    Ok(Json(
+        json!({ "data": { "event": EventDetails::from(stored) }, "error": null }),
+    ))
+}

@@ -1,0 +1,119 @@
+//! The HTTP API: routes, shared state and the middleware stack.
+
+mod admin;
+mod error;
+mod events;
+mod search;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use boxoffice_core::store::EventStore;
+use boxoffice_core::sync::SyncEngine;
+use serde_json::json;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, Result};
+pub use search::parse_window;
+
+use crate::config::Secret;
+use crate::read_model::ReadModel;
+
+/// The served OpenAPI document: the public contract's `/search`, unchanged, plus
+/// every other route.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store, for details and the admin API.
+    pub store: Arc<dyn EventStore>,
+    /// The sync engine.
+    pub engine: Arc<SyncEngine>,
+    /// What /search serves.
+    pub read_model: Arc<ReadModel>,
+    /// The admin token; `None` refuses every admin request.
+    pub admin_token: Option<Arc<Secret>>,
+}
+
+/// The whole router with its middleware.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let openapi: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap_or_default();
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi);
+    let x_request_id = header::HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/search", get(search::search))
+        .route("/events/{id}", get(events::get_event))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/", get(|| async { Redirect::temporary("/docs/") }))
+        .route("/admin/providers", get(admin::list_providers))
+        .route("/admin/providers/{name}/sync", post(admin::sync_now))
+        .route("/admin/providers/{name}/runs", get(admin::list_runs))
+        .merge(docs)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "data": { "status": "ok" }, "error": null }))
+}
+
+async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
+    state.store.ping().await?;
+    let snapshot = state.read_model.snapshot();
+    Ok(Json(json!({
+        "data": { "status": "ready", "items": snapshot.len(), "data_version": snapshot.version() },
+        "error": null
+    })))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; see /openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}

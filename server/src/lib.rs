@@ -1,0 +1,13 @@
+//! Boxoffice's server: the HTTP API, the sea-orm store, configuration and the CLI.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod providers;
+pub mod read_model;
+pub mod store;
+pub mod telemetry;
+
+pub use app::{Application, Services};
+pub use config::Config;

@@ -1,0 +1,101 @@
+//! sea-orm entities of the tables in `migrations`.
+
+pub mod events {
+    use sea_orm::entity::prelude::*;
+
+    /// One item: the latest record of a provider session.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub provider: String,
+        pub base_event_id: String,
+        pub event_id: String,
+        pub title: String,
+        pub sell_mode: String,
+        pub organizer_company_id: Option<String>,
+        pub sold_out: bool,
+        pub start_date: String,
+        pub start_time: Option<String>,
+        pub starts_at: i64,
+        pub end_date: Option<String>,
+        pub end_time: Option<String>,
+        pub ends_at: i64,
+        pub sell_from: Option<String>,
+        pub sell_to: Option<String>,
+        pub zones: String,
+        pub min_price: Option<String>,
+        pub max_price: Option<String>,
+        pub content_hash: String,
+        pub first_seen: DateTimeUtc,
+        pub last_seen: DateTimeUtc,
+        pub last_changed: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod online_base_events {
+    use sea_orm::entity::prelude::*;
+
+    /// A base event seen with `sell_mode = online` at least once.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "online_base_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub provider: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub base_event_id: String,
+        pub first_seen: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod sync_runs {
+    use sea_orm::entity::prelude::*;
+
+    /// One run's report.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sync_runs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub run_id: Uuid,
+        pub provider: String,
+        pub started_at: DateTimeUtc,
+        pub finished_at: DateTimeUtc,
+        pub status: String,
+        /// The whole report as JSON.
+        pub report: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod store_state {
+    use sea_orm::entity::prelude::*;
+
+    /// The single row holding the data version.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "store_state")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub data_version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
