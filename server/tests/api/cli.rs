@@ -1,0 +1,125 @@
+//! The `boxoffice` binary's commands.
+
+use std::process::Command;
+
+use crate::helpers::*;
+
+fn boxoffice(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("running boxoffice")
+}
+
+fn write_config(
+    dir: &std::path::Path,
+    database_url: &str,
+    feed_url: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let path = dir.join("config.toml");
+    let toml = format!(
+        "[database]\nurl = \"{database_url}\"\n[providers.fever]\nkind = \"fever-xml\"\nurl = \"{feed_url}\"\ntimeout = \"2s\"\n{extra}"
+    );
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_prints_the_report_and_migrate_and_providers_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    let database_url = format!("sqlite://{}/cli.db?mode=rwc", dir.path().display());
+    let config = write_config(dir.path(), &database_url, &feed.url, "");
+
+    let output = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || boxoffice(&config, &["migrate"])
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let output = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || boxoffice(&config, &["sync", "--provider", "fever"])
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["provider"], "fever");
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["inserted"], 3);
+
+    let output = boxoffice(&config, &["providers"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(
+        text.contains("fever-xml") && text.contains("fever  kind=fever-xml"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bad_config_stops_start_up_naming_each_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/cli.db?mode=rwc", dir.path().display());
+    let config = write_config(
+        dir.path(),
+        &database_url,
+        "ftp://example.invalid/feed",
+        "interval = \"soon\"\n[providers.other]\nkind = \"nope\"\n",
+    );
+    let output = boxoffice(&config, &["serve"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("providers.fever.interval"), "{stderr}");
+
+    let config = write_config(
+        dir.path(),
+        &database_url,
+        "ftp://example.invalid/feed",
+        "[providers.other]\nkind = \"nope\"\n",
+    );
+    let output = boxoffice(&config, &["serve"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("providers.fever.url"), "{stderr}");
+    assert!(
+        stderr.contains("providers.other.kind") && stderr.contains("fever-xml"),
+        "{stderr}"
+    );
+
+    let output = boxoffice(&dir.path().join("missing.toml"), &["serve"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn environment_variables_override_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/cli.db?mode=rwc", dir.path().display());
+    let config = write_config(dir.path(), &database_url, "http://127.0.0.1:9/feed", "");
+    let output = Command::new(env!("CARGO_BIN_EXE_boxoffice"))
+        .arg("--config")
+        .arg(&config)
+        .arg("providers")
+        .env("BOXOFFICE_PROVIDERS__FEVER__ENABLED", "false")
+        .env("BOXOFFICE_PROVIDERS__FEVER__INTERVAL", "1h")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("enabled=false interval=1h"), "{text}");
+}

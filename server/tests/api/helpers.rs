@@ -1,0 +1,385 @@
+//! Test helpers: a real server on port 0 over a fresh database (a SQLite file or a
+//! new PostgreSQL database), and a local mock provider serving recorded feeds.
+
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::Response;
+use boxoffice_server::{Application, Config};
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A recorded Fever response.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../providers/fever/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
+
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `<test>::sqlite` and `<test>::postgres` from `async fn <test>(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// A fresh, empty database of `backend`, dropped by [`TestDatabase::drop_now`].
+pub struct TestDatabase {
+    pub url: String,
+    postgres_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("BOXOFFICE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+                let url = format!("sqlite://{}/boxoffice.db?mode=rwc", dir.path().display());
+                Self {
+                    url,
+                    postgres_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL at {admin_url} is required by the tests (make test starts nothing): {e}"
+                    )
+                });
+                sweep_old_databases(&admin).await;
+                let now = chrono::Utc::now().timestamp();
+                let name = format!("bxt_{now}_{}", uuid::Uuid::new_v4().simple());
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(base, _)| base);
+                let url = format!("{base}/{name}");
+                Self {
+                    url,
+                    postgres_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    pub async fn drop_now(self) {
+        if let Some(name) = &self.postgres_name
+            && let Ok(admin) = Database::connect(&postgres_admin_url()).await
+        {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
+/// Drops test databases left by runs that died more than an hour ago.
+async fn sweep_old_databases(admin: &sea_orm::DatabaseConnection) {
+    static ONCE: Once = Once::new();
+    let mut first = false;
+    ONCE.call_once(|| first = true);
+    if !first {
+        return;
+    }
+    let cutoff = chrono::Utc::now().timestamp() - 3600;
+    let Ok(rows) = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT datname FROM pg_database WHERE datname LIKE 'bxt_%'",
+        ))
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let stamp = name
+            .split('_')
+            .nth(1)
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(i64::MAX);
+        if stamp < cutoff {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
+/// What the mock provider answers.
+#[derive(Clone)]
+pub struct MockResponse {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+    pub delay: Duration,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl MockResponse {
+    pub fn ok(body: Vec<u8>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body,
+            delay: Duration::ZERO,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// A local provider serving whatever it is told to, at `/feed`.
+pub struct MockProvider {
+    pub url: String,
+    response: Arc<Mutex<MockResponse>>,
+    hits: Arc<Mutex<u64>>,
+    _task: JoinHandle<()>,
+}
+
+impl MockProvider {
+    pub async fn start(first: MockResponse) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let response = Arc::new(Mutex::new(first));
+        let hits = Arc::new(Mutex::new(0));
+        let (shared, counter) = (Arc::clone(&response), Arc::clone(&hits));
+        let app = axum::Router::new().route(
+            "/feed",
+            axum::routing::get(move || {
+                let shared = Arc::clone(&shared);
+                let counter = Arc::clone(&counter);
+                async move {
+                    *counter.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    let answer = shared.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    tokio::time::sleep(answer.delay).await;
+                    let mut builder = Response::builder()
+                        .status(answer.status)
+                        .header("content-type", "application/xml");
+                    for (name, value) in &answer.headers {
+                        builder = builder.header(*name, value);
+                    }
+                    builder.body(Body::from(answer.body)).unwrap_or_default()
+                }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url: format!("http://{addr}/feed"),
+            response,
+            hits,
+            _task: task,
+        }
+    }
+
+    pub fn serve(&self, response: MockResponse) {
+        *self.response.lock().unwrap_or_else(|e| e.into_inner()) = response;
+    }
+
+    pub fn serve_fixture(&self, name: &str) {
+        self.serve(MockResponse::ok(fixture(name)));
+    }
+
+    pub fn hits(&self) -> u64 {
+        *self.hits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running server.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Options of a test server.
+pub struct AppOptions {
+    pub feed_url: String,
+    pub enabled: bool,
+    pub admin_token: Option<&'static str>,
+    pub extra_toml: String,
+}
+
+impl AppOptions {
+    /// A `fever` instance on `feed_url`, scheduled syncs off (tests sync through the admin API).
+    pub fn manual(feed_url: &str) -> Self {
+        Self {
+            feed_url: feed_url.to_owned(),
+            enabled: false,
+            admin_token: Some(ADMIN_TOKEN),
+            extra_toml: String::new(),
+        }
+    }
+}
+
+pub fn config_for(database_url: &str, options: &AppOptions) -> Config {
+    let token = options
+        .admin_token
+        .map(|t| format!("token = \"{t}\""))
+        .unwrap_or_default();
+    let toml = format!(
+        r#"
+[server]
+addr = "127.0.0.1:0"
+[database]
+url = "{database_url}"
+max_connections = 4
+poll_interval = "200ms"
+[admin]
+{token}
+[log]
+level = "warn"
+[providers.fever]
+kind = "fever-xml"
+enabled = {enabled}
+url = "{feed_url}"
+interval = "1h"
+timeout = "2s"
+timezone = "UTC"
+{extra}
+"#,
+        enabled = options.enabled,
+        feed_url = options.feed_url,
+        extra = options.extra_toml,
+    );
+    Config::from_figment(Figment::new().merge(Toml::string(&toml))).unwrap_or_else(|e| panic!("{e}"))
+}
+
+impl TestApp {
+    pub async fn spawn(database_url: &str, options: AppOptions) -> Self {
+        Self::spawn_config(config_for(database_url, &options)).await
+    }
+
+    pub async fn spawn_config(config: Config) -> Self {
+        boxoffice_server::providers::link_all();
+        let app = Application::build(config)
+            .await
+            .unwrap_or_else(|e| panic!("building the app: {e:#}"));
+        let address = format!("http://{}", app.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            address,
+            client,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let result = tokio::time::timeout(Duration::from_secs(20), task).await;
+            assert!(result.is_ok(), "the server did not stop within 20s");
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::IM_A_TEAPOT);
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn search(&self, query: &str) -> Vec<Value> {
+        let (status, body) = self.get(&format!("/search?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["data"]["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn sync_with(&self, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/admin/providers/fever/sync", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("sync: {e}"));
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::IM_A_TEAPOT);
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Runs a sync through the admin API and returns its report.
+    pub async fn sync(&self) -> (StatusCode, Value) {
+        let (status, body) = self.sync_with(Some(ADMIN_TOKEN)).await;
+        (status, body["data"]["report"].clone())
+    }
+}
+
+/// The window of the end-to-end scenario: deployed 2021-02-01, asking up to 2022-07-03.
+pub const SCENARIO_WINDOW: &str = "starts_at=2021-02-01T00:00:00Z&ends_at=2022-07-03T00:00:00Z";
+
+pub fn titles(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["title"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+pub fn find<'a>(events: &'a [Value], title: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|e| e["title"] == title)
+        .unwrap_or_else(|| panic!("{title} not in {events:?}"))
+}

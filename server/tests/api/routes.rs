@@ -1,0 +1,129 @@
+//! Health, readiness, the OpenAPI document, the docs and the contract's 400s.
+
+use axum::http::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn malformed_search_parameters_are_400s_that_say_what_was_wrong() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual("http://127.0.0.1:9/feed")).await;
+    for (query, needle) in [
+        ("starts_at=yesterday", "starts_at"),
+        ("ends_at=2021-13-01T00:00:00Z", "ends_at"),
+        ("starts_at=2021-02-01", "starts_at"),
+        (
+            "starts_at=2022-01-01T00:00:00Z&ends_at=2021-01-01T00:00:00Z",
+            "after",
+        ),
+    ] {
+        let (status, body) = app.get(&format!("/search?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["data"], serde_json::Value::Null);
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{query}: {message}");
+        assert!(body["error"]["code"].is_string());
+    }
+    // Without bounds, and with an empty store: an empty list, not an error.
+    let (status, body) = app.get("/search").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, serde_json::json!({"data": {"events": []}, "error": null}));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_ready_docs_and_openapi_are_served() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual("http://127.0.0.1:9/feed")).await;
+    let (status, body) = app.get("/health").await;
+    assert_eq!(
+        (status, body["data"]["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, body) = app.get("/ready").await;
+    assert_eq!(
+        (status, body["data"]["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
+
+    let (status, openapi) = app.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = openapi["paths"].as_object().cloned().unwrap_or_default();
+    for route in [
+        "/search",
+        "/events/{id}",
+        "/health",
+        "/ready",
+        "/admin/providers",
+        "/admin/providers/{name}/sync",
+        "/admin/providers/{name}/runs",
+    ] {
+        assert!(paths.contains_key(route), "{route} is not documented");
+    }
+    // The public contract is served as published (tools/build_openapi.py copies it).
+    let search = &openapi["paths"]["/search"]["get"];
+    assert_eq!(search["operationId"], "searchEvents");
+    let names: Vec<_> = search["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].clone())
+        .collect();
+    assert_eq!(names, ["starts_at", "ends_at"]);
+    assert_eq!(
+        openapi["components"]["schemas"]["EventSummary"]["required"],
+        serde_json::json!([
+            "id",
+            "title",
+            "start_date",
+            "start_time",
+            "end_date",
+            "end_time",
+            "min_price",
+            "max_price"
+        ])
+    );
+
+    let response = app.client.get(format!("{}/", app.address)).send().await.unwrap();
+    assert!(response.status().is_redirection());
+    assert_eq!(response.headers()["location"], "/docs/");
+    let docs = app
+        .client
+        .get(format!("{}/docs/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "the docs page is Swagger UI");
+    assert!(
+        !html.contains("https://"),
+        "the docs page loads nothing from a CDN"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_envelope() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual("http://127.0.0.1:9/feed")).await;
+    let (status, body) = app.get("/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+    let response = app
+        .client
+        .post(format!("{}/search", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let response = app
+        .client
+        .get(format!("{}/search", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert!(response.headers().contains_key("x-request-id"));
+    app.stop().await;
+}
