@@ -9,6 +9,7 @@
 //!   server gives them (not found, conflict, unavailable);
 //! - a run is summed up in a [`SyncReport`], whatever happened.
 
+pub mod conformance;
 pub mod model;
 pub mod provider;
 pub mod registry;

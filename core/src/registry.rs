@@ -22,8 +22,13 @@ pub struct ProviderRegistration {
     pub config_keys: &'static [(&'static str, &'static str)],
     /// Builds an instance from the common settings and the instance's own keys.
     /// Problems name their key relative to the instance table (e.g. `url`).
-    pub build: fn(&InstanceSettings, serde_json::Value) -> Result<Arc<dyn Provider>, Vec<ConfigProblem>>,
+    pub build: BuildProvider,
 }
+
+/// How a kind builds an instance: the common settings and the instance's own keys in,
+/// the provider or every problem found out.
+pub type BuildProvider =
+    fn(&InstanceSettings, serde_json::Value) -> Result<Arc<dyn Provider>, Vec<ConfigProblem>>;
 
 inventory::collect!(ProviderRegistration);
 
@@ -260,9 +265,15 @@ fn is_valid_instance_name(name: &str) -> bool {
 pub fn parse_options<T: serde::de::DeserializeOwned>(
     options: serde_json::Value,
 ) -> Result<T, Vec<ConfigProblem>> {
-    serde_json::from_value(options).map_err(|error| {
-        let message = error.to_string();
-        let key = field_named_in(&message).unwrap_or_default();
+    serde_path_to_error::deserialize(options).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        // An unknown or missing field is named in serde's message, not in the path.
+        let key = if path == "." {
+            field_named_in(&message).unwrap_or_default()
+        } else {
+            path
+        };
         vec![ConfigProblem::new(key, message)]
     })
 }

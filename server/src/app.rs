@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::http::HeaderValue;
 use boxoffice_core::store::EventStore;
 use boxoffice_core::sync::SyncEngine;
 use tokio::net::TcpListener;
@@ -77,6 +78,10 @@ impl Application {
             engine: services.engine,
             read_model,
             admin_token,
+            search_cache_control: HeaderValue::from_str(&format!(
+                "public, max-age={}",
+                config.server.search_max_age.as_secs()
+            ))?,
         };
         Ok(Self {
             listener,

@@ -51,6 +51,10 @@ pub struct ServerConfig {
     /// Longest time a request may take before it is answered 503.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// How long clients and caches may reuse a /search response (`Cache-Control:
+    /// max-age`); revalidation with `If-None-Match` is always cheap.
+    #[serde(with = "humantime_serde")]
+    pub search_max_age: Duration,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +62,7 @@ impl Default for ServerConfig {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
             request_timeout: Duration::from_secs(10),
+            search_max_age: Duration::from_secs(1),
         }
     }
 }

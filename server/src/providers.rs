@@ -7,4 +7,5 @@
 /// Call first thing in `main` and in test helpers.
 pub fn link_all() {
     boxoffice_provider_fever::link();
+    boxoffice_provider_ical::link();
 }

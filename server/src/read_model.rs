@@ -38,28 +38,106 @@ struct EventSummary<'a> {
 struct Entry {
     starts_at: i64,
     ends_at: i64,
+    id: Uuid,
+    /// Index into [`SearchIndex::providers`].
+    provider: u32,
     json: Box<[u8]>,
+}
+
+/// Where a page ends: the (start, id) of its last item. Opaque to clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    starts_at: i64,
+    id: Uuid,
+}
+
+impl Cursor {
+    /// The cursor as sent to clients: 48 hex digits.
+    pub fn encode(&self) -> String {
+        let mut bytes = [0_u8; 24];
+        bytes[..8].copy_from_slice(&self.starts_at.to_be_bytes());
+        bytes[8..].copy_from_slice(self.id.as_bytes());
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Reads a cursor this server issued; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Self> {
+        if text.len() != 48 || !text.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0_u8; 24];
+        for (index, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[index * 2..index * 2 + 2], 16).ok()?;
+        }
+        let mut starts_at = [0_u8; 8];
+        starts_at.copy_from_slice(&bytes[..8]);
+        Some(Self {
+            starts_at: i64::from_be_bytes(starts_at),
+            id: Uuid::from_slice(&bytes[8..]).ok()?,
+        })
+    }
+}
+
+/// A /search request: the contract's window plus the optional extensions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// The contract's `starts_at`/`ends_at`.
+    pub window: SearchWindow,
+    /// Only items of this provider instance.
+    pub provider: Option<String>,
+    /// At most this many items, with a `next_cursor` when more follow.
+    pub limit: Option<usize>,
+    /// Continue after this cursor.
+    pub cursor: Option<Cursor>,
 }
 
 /// An immutable snapshot of the searchable items.
 pub struct SearchIndex {
     entries: Vec<Entry>,
+    providers: Vec<Arc<str>>,
     version: i64,
 }
 
 impl SearchIndex {
     /// Builds the index from the store's searchable items at `version`.
     pub fn build(mut items: Vec<SearchItem>, version: i64) -> Self {
-        items.sort_by(|a, b| (a.start.at, a.id).cmp(&(b.start.at, b.id)));
+        items.sort_by_key(|item| (item.start.at.timestamp(), item.id));
+        let mut providers: Vec<Arc<str>> = Vec::new();
         let entries = items
             .iter()
-            .map(|item| Entry {
-                starts_at: item.start.at.timestamp(),
-                ends_at: item.ends_at().timestamp(),
-                json: render(item).into_boxed_slice(),
+            .map(|item| {
+                let provider = match providers.iter().position(|p| **p == *item.provider) {
+                    Some(index) => index,
+                    None => {
+                        providers.push(Arc::from(item.provider.as_str()));
+                        providers.len() - 1
+                    }
+                };
+                Entry {
+                    starts_at: item.start.at.timestamp(),
+                    ends_at: item.ends_at().timestamp(),
+                    id: item.id,
+                    provider: u32::try_from(provider).unwrap_or(u32::MAX),
+                    json: render(item).into_boxed_slice(),
+                }
             })
             .collect();
-        Self { entries, version }
+        Self {
+            entries,
+            providers,
+            version,
+        }
+    }
+
+    /// How many items each provider instance has, by name.
+    pub fn counts_by_provider(&self) -> Vec<(Arc<str>, usize)> {
+        let mut counts = vec![0_usize; self.providers.len()];
+        for entry in &self.entries {
+            if let Some(count) = counts.get_mut(entry.provider as usize) {
+                *count += 1;
+            }
+        }
+        self.providers.iter().cloned().zip(counts).collect()
     }
 
     /// Items held.
@@ -77,26 +155,70 @@ impl SearchIndex {
         self.version
     }
 
-    /// The whole /search response body for `window`.
+    /// The whole /search response body for the contract's `window` alone.
     pub fn search(&self, window: SearchWindow) -> Bytes {
+        self.query(&SearchQuery {
+            window,
+            ..SearchQuery::default()
+        })
+    }
+
+    /// The whole /search response body for `query`.
+    pub fn query(&self, query: &SearchQuery) -> Bytes {
+        let window = query.window;
         let from = window.starts_at.map(|t| t.timestamp());
         let to = window.ends_at.map(|t| t.timestamp());
-        let first = from.map_or(0, |from| self.entries.partition_point(|e| e.starts_at < from));
+        let mut first = from.map_or(0, |from| self.entries.partition_point(|e| e.starts_at < from));
+        if let Some(cursor) = query.cursor {
+            let after = self
+                .entries
+                .partition_point(|e| (e.starts_at, e.id) <= (cursor.starts_at, cursor.id));
+            first = first.max(after);
+        }
+        // An unknown provider matches nothing.
+        let provider = query.provider.as_ref().map(|name| {
+            self.providers
+                .iter()
+                .position(|p| **p == **name)
+                .map_or(u32::MAX, |i| u32::try_from(i).unwrap_or(u32::MAX))
+        });
         // Items end no earlier than they start (checked at ingest), so none past `to`
         // by its start can match: the scan stops there.
-        let matching = self.entries[first..]
+        let mut matching = self.entries[first..]
             .iter()
             .take_while(|entry| to.is_none_or(|to| entry.starts_at <= to))
-            .filter(|entry| to.is_none_or(|to| entry.ends_at <= to));
+            .filter(|entry| to.is_none_or(|to| entry.ends_at <= to))
+            .filter(|entry| provider.is_none_or(|p| entry.provider == p));
+        let limit = query.limit.unwrap_or(usize::MAX);
         let mut body = BytesMut::with_capacity(256);
         body.put_slice(ENVELOPE_HEAD);
-        for (index, entry) in matching.enumerate() {
+        let mut last = None;
+        for (index, entry) in matching.by_ref().take(limit).enumerate() {
             if index > 0 {
                 body.put_u8(b',');
             }
             body.put_slice(&entry.json);
+            last = Some(entry);
         }
-        body.put_slice(ENVELOPE_TAIL);
+        if query.limit.is_some() {
+            let next = match (last, matching.next()) {
+                (Some(last), Some(_)) => Cursor {
+                    starts_at: last.starts_at,
+                    id: last.id,
+                }
+                .encode(),
+                _ => String::new(),
+            };
+            if next.is_empty() {
+                body.put_slice(br#"],"next_cursor":null},"error":null}"#);
+            } else {
+                body.put_slice(br#"],"next_cursor":""#);
+                body.put_slice(next.as_bytes());
+                body.put_slice(br#""},"error":null}"#);
+            }
+        } else {
+            body.put_slice(ENVELOPE_TAIL);
+        }
         body.freeze()
     }
 }
@@ -275,6 +397,57 @@ mod tests {
         assert_eq!(event["end_time"], "12:00:00");
         assert_eq!(event["min_price"], 15.0);
         assert_eq!(event["max_price"], 30.0);
+    }
+
+    #[test]
+    fn pages_follow_each_other_without_gaps_or_repeats() {
+        let items: Vec<_> = (1..=7).map(|i| item(i, 10 + (i % 3) as u32, 20)).collect();
+        let index = SearchIndex::build(items, 1);
+        let everything = ids(&index.search(SearchWindow::default()));
+        let mut paged = Vec::new();
+        let mut cursor = None;
+        loop {
+            let body = index.query(&SearchQuery {
+                limit: Some(3),
+                cursor,
+                ..SearchQuery::default()
+            });
+            paged.extend(ids(&body));
+            let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            match value["data"]["next_cursor"].as_str() {
+                Some(next) => cursor = Cursor::decode(next),
+                None => break,
+            }
+            assert!(cursor.is_some());
+        }
+        assert_eq!(paged, everything);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let cursor = Cursor {
+            starts_at: -5,
+            id: Uuid::from_u128(42),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::decode("nope"), None);
+        assert_eq!(Cursor::decode(&"zz".repeat(24)), None);
+    }
+
+    #[test]
+    fn a_provider_filter_keeps_only_its_items() {
+        let mut other = item(9, 10, 12);
+        other.provider = "other".into();
+        let index = SearchIndex::build(vec![item(1, 10, 12), other], 1);
+        let only = |name: &str| {
+            ids(&index.query(&SearchQuery {
+                provider: Some(name.into()),
+                ..SearchQuery::default()
+            }))
+        };
+        assert_eq!(only("other"), [Uuid::from_u128(9).to_string()]);
+        assert!(only("missing").is_empty());
+        assert_eq!(index.counts_by_provider().len(), 2);
     }
 
     #[test]

@@ -611,8 +611,10 @@ impl EventDraft {
                 _ => sink.unknown(&format!("zone@{}", shorten(&key))),
             }
         }
-        let label = zone_id.as_deref().map_or_else(|| "?".to_owned(), shorten_owned);
-        match (zone_id.clone(), capacity, price, numbered) {
+        let label = zone_id
+            .as_deref()
+            .map_or_else(|| "?".to_owned(), |id| shorten(id).into_owned());
+        match (zone_id, capacity, price, numbered) {
             (Some(zone_id), Some(capacity), Some(price), Some(numbered)) if problems.is_empty() => {
                 self.zones.push(Zone {
                     zone_id,
@@ -739,10 +741,6 @@ fn shorten(text: &str) -> Cow<'_, str> {
         None => Cow::Borrowed(text),
         Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
     }
-}
-
-fn shorten_owned(text: &str) -> String {
-    shorten(text).into_owned()
 }
 
 /// A compact copy of a record's markup as it was sent (start tags with their

@@ -43,6 +43,8 @@ pub struct AppState {
     pub read_model: Arc<ReadModel>,
     /// The admin token; `None` refuses every admin request.
     pub admin_token: Option<Arc<Secret>>,
+    /// `Cache-Control` of /search responses.
+    pub search_cache_control: HeaderValue,
 }
 
 /// The whole router with its middleware.

@@ -1,25 +1,59 @@
 //! `GET /search`, per the public contract, served from the in-memory read model.
+//!
+//! Extensions that leave the contract's behaviour untouched when absent: `limit`
+//! (1-1000) with an opaque `cursor` (a `next_cursor` is returned beside `events`),
+//! `provider=<name>`, and `ETag`/`If-None-Match` with `Cache-Control`.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use boxoffice_core::store::SearchWindow;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::AppState;
 use super::error::{ApiError, Result};
+use crate::read_model::{Cursor, SearchQuery};
+
+/// The largest page a client may ask for.
+pub const MAX_LIMIT: usize = 1000;
 
 /// Parses the window from the query string; every malformed value is a 400 naming it.
 pub fn parse_window(query: Option<&str>) -> Result<SearchWindow> {
-    let mut window = SearchWindow::default();
+    parse_query(query).map(|query| query.window)
+}
+
+/// Parses the whole query string.
+pub fn parse_query(query: Option<&str>) -> Result<SearchQuery> {
+    let mut parsed = SearchQuery::default();
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match name.as_ref() {
-            "starts_at" => window.starts_at = Some(parse_instant("starts_at", &value)?),
-            "ends_at" => window.ends_at = Some(parse_instant("ends_at", &value)?),
+            "starts_at" => parsed.window.starts_at = Some(parse_instant("starts_at", &value)?),
+            "ends_at" => parsed.window.ends_at = Some(parse_instant("ends_at", &value)?),
+            "provider" => parsed.provider = Some(value.into_owned()),
+            "limit" => {
+                let limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n));
+                parsed.limit = Some(limit.ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("limit {value:?} is not a whole number from 1 to {MAX_LIMIT}"),
+                    )
+                })?);
+            }
+            "cursor" => {
+                parsed.cursor = Some(Cursor::decode(&value).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("cursor {value:?} is not a next_cursor this server returned"),
+                    )
+                })?);
+            }
             _ => {}
         }
     }
-    if let (Some(from), Some(to)) = (window.starts_at, window.ends_at)
+    if let (Some(from), Some(to)) = (parsed.window.starts_at, parsed.window.ends_at)
         && from > to
     {
         return Err(ApiError::bad_request(
@@ -31,7 +65,7 @@ pub fn parse_window(query: Option<&str>) -> Result<SearchWindow> {
             ),
         ));
     }
-    Ok(window)
+    Ok(parsed)
 }
 
 /// An RFC 3339 date-time; one without an offset is read as UTC.
@@ -54,12 +88,43 @@ fn parse_instant(name: &str, value: &str) -> Result<DateTime<Utc>> {
     ))
 }
 
+/// A strong validator of the response: the snapshot's version and the query.
+fn etag(version: i64, query: &str) -> String {
+    let hash = query.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("\"{version:x}-{hash:016x}\"")
+}
+
 /// The handler: no I/O, no lock a sync holds.
-pub async fn search(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response> {
-    let window = parse_window(query.as_deref())?;
-    let body = state.read_model.snapshot().search(window);
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
+    let query = parse_query(raw.as_deref())?;
+    let snapshot = state.read_model.snapshot();
+    let tag = etag(snapshot.version(), raw.as_deref().unwrap_or_default());
+    let tag_header = HeaderValue::from_str(&tag).map_err(ApiError::internal)?;
+    let cache = (header::CACHE_CONTROL, state.search_cache_control.clone());
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|candidate| candidate.trim() == tag || candidate.trim() == "*")
+        });
+    if not_modified {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag_header), cache]).into_response());
+    }
+    let body = snapshot.query(&query);
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::ETAG, tag_header),
+            cache,
+        ],
         body,
     )
         .into_response())
@@ -109,6 +174,9 @@ mod tests {
         assert!(error_of("starts_at=tomorrow").contains("starts_at \\\"tomorrow\\\""));
         assert!(error_of("ends_at=2021-02-31T00:00:00Z").contains("ends_at"));
         assert!(error_of("starts_at=").contains("starts_at"));
+        assert!(error_of("limit=0").contains("limit"));
+        assert!(error_of("limit=5000").contains("limit"));
+        assert!(error_of("cursor=abc").contains("cursor"));
     }
 
     #[test]
@@ -116,5 +184,12 @@ mod tests {
         assert!(
             error_of("starts_at=2022-01-01T00:00:00Z&ends_at=2021-01-01T00:00:00Z").contains("invalid_range")
         );
+    }
+
+    #[test]
+    fn etags_change_with_the_version_and_the_query() {
+        assert_eq!(etag(1, "a=1"), etag(1, "a=1"));
+        assert_ne!(etag(1, "a=1"), etag(2, "a=1"));
+        assert_ne!(etag(1, "a=1"), etag(1, "a=2"));
     }
 }

@@ -67,12 +67,12 @@ impl SeaOrmStore {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`), creating a
     /// SQLite file's folder when missing.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
-        if let Some(path) = sqlite_file_path(url) {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|error| {
-                    StoreError::Unavailable(format!("cannot create {}: {error}", parent.display()))
-                })?;
-            }
+        if let Some(path) = sqlite_file_path(url)
+            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                StoreError::Unavailable(format!("cannot create {}: {error}", parent.display()))
+            })?;
         }
         let mut connect = ConnectOptions::new(url.to_owned());
         connect

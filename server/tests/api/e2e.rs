@@ -349,3 +349,66 @@ async fn a_disabled_provider_never_syncs_on_schedule() {
     assert!(app.search("").await.is_empty());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_extensions_page_filter_and_revalidate() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual(&feed.url)).await;
+    app.sync().await;
+
+    // Pages of 2: the first carries a cursor, the second ends the list.
+    let (_, first) = app.get("/search?limit=2").await;
+    assert_eq!(first["data"]["events"].as_array().map(Vec::len), Some(2));
+    let cursor = first["data"]["next_cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!cursor.is_empty());
+    let (_, second) = app.get(&format!("/search?limit=2&cursor={cursor}")).await;
+    assert_eq!(
+        titles(second["data"]["events"].as_array().unwrap()),
+        ["Los Morancos"]
+    );
+    assert_eq!(second["data"]["next_cursor"], Value::Null);
+    // Without limit the contract's shape is untouched.
+    let (_, plain) = app.get("/search").await;
+    assert!(plain["data"].get("next_cursor").is_none());
+
+    assert_eq!(app.search("provider=fever").await.len(), 3);
+    assert!(app.search("provider=other").await.is_empty());
+
+    let response = app
+        .client
+        .get(format!("{}/search?{SCENARIO_WINDOW}", app.address))
+        .send()
+        .await
+        .unwrap();
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    let revalidated = app
+        .client
+        .get(format!("{}/search?{SCENARIO_WINDOW}", app.address))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+    // A sync that changes data changes the tag.
+    feed.serve_fixture("response_2.xml");
+    app.sync().await;
+    let changed = app
+        .client
+        .get(format!("{}/search?{SCENARIO_WINDOW}", app.address))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    app.stop().await;
+}
