@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use boxoffice_core::registry;
 use boxoffice_core::sync::RunStatus;
+use boxoffice_provider_fever::generate::{FeedShape, write_feed};
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, Application, Services};
@@ -38,11 +39,44 @@ pub enum Command {
     Migrate,
     /// List the registered provider kinds and the configured instances.
     Providers,
+    /// Write a deterministic Fever feed to standard output, for tests and benchmarks.
+    GenFeed {
+        /// `<base_event>` elements.
+        #[arg(long, default_value_t = 5000)]
+        base_events: usize,
+        /// `<event>` elements per base event.
+        #[arg(long, default_value_t = 3)]
+        events_per_base: usize,
+        /// `<zone>` elements per event.
+        #[arg(long, default_value_t = 100)]
+        zones: usize,
+        /// Seed of the pseudo-random values.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 impl Cli {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<()> {
+        if let Some(Command::GenFeed {
+            base_events,
+            events_per_base,
+            zones,
+            seed,
+        }) = self.command
+        {
+            // Needs no configuration: it writes a file and touches nothing else.
+            let shape = FeedShape {
+                base_events,
+                events_per_base,
+                zones,
+                seed,
+            };
+            let stdout = std::io::stdout().lock();
+            return write_feed(std::io::BufWriter::with_capacity(1 << 16, stdout), &shape)
+                .context("writing the feed to standard output");
+        }
         let config = Config::load(self.config.as_deref())?;
         telemetry::init(&config.log);
         match self.command.unwrap_or(Command::Serve) {
@@ -60,6 +94,7 @@ impl Cli {
                 print_providers(&config);
                 Ok(())
             }
+            Command::GenFeed { .. } => Ok(()),
         }
     }
 }

@@ -10,6 +10,7 @@
 
 mod config;
 mod error;
+pub mod generate;
 pub mod parse;
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@ mod helpers;
 
 mod admin;
 mod cli;
+mod cluster;
 mod e2e;
 mod events;
 mod routes;
