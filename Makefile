@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export BOXOFFICE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run build test lint fmt clean
+.PHONY: run build test lint fmt clean chromium
 
 run:
 	$(CARGO) run --release -p boxoffice-server --bin boxoffice -- serve
@@ -11,7 +11,7 @@ build:
 	$(CARGO) build --release -p boxoffice-server --bin boxoffice
 
 ## Every test: unit and integration, on SQLite and on PostgreSQL ($$BOXOFFICE_TEST_POSTGRES_URL).
-test:
+test: chromium
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
@@ -24,3 +24,7 @@ fmt:
 
 clean:
 	$(CARGO) clean
+
+## Headless Chromium, for the /status page test; installed when missing.
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)

@@ -130,6 +130,10 @@ paths["/ready"] = {"get": {
         "503": envelope_error,
     },
 }}
+paths["/status"] = {"get": {
+    "operationId": "statusPage", "summary": "An operator's HTML page: each provider instance, its last run and the items served",
+    "responses": {"200": {"description": "The status page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+}}
 paths["/admin/providers"] = {"get": {
     "operationId": "listProviders", "summary": "Provider instances with their state",
     "security": [{"adminToken": []}],

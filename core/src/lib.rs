@@ -9,7 +9,9 @@
 //!   server gives them (not found, conflict, unavailable);
 //! - a run is summed up in a [`SyncReport`], whatever happened.
 
+pub mod archive;
 pub mod conformance;
+pub mod feed;
 pub mod model;
 pub mod provider;
 pub mod registry;
@@ -18,7 +20,7 @@ pub mod sync;
 pub mod time;
 
 pub use model::{EventRecord, ExternalKey, LocalMoment, PriceRange, SellMode, Zone};
-pub use provider::{FetchStats, Provider, ProviderError, RecordSink, Rejection};
+pub use provider::{Feed, FeedBody, FetchStats, Provider, ProviderError, RecordSink, Rejection};
 pub use registry::{InstanceSettings, ProviderConfig, ProviderRegistration};
 pub use store::{
     BatchOutcome, EventStore, SearchItem, SearchWindow, StoreError, StoredEvent, SyncTransaction,

@@ -73,14 +73,34 @@ pub enum ProviderError {
     Store(#[from] StoreError),
 }
 
-/// A provider instance: fetches one feed and maps it to canonical records.
+/// A feed's document as a stream of bytes.
+pub type FeedBody = Box<dyn tokio::io::AsyncBufRead + Send + Unpin>;
+
+/// An opened feed: its body, and its length when the source announced one.
+pub struct Feed {
+    /// The document's bytes, read as the parser asks for them.
+    pub body: FeedBody,
+    /// The announced length (e.g. `Content-Length`), checked against `max_feed_bytes`
+    /// before reading.
+    pub length: Option<u64>,
+}
+
+/// A provider instance: opens one feed and maps its document to canonical records.
 ///
+/// The two halves are separate so that the engine owns what every provider needs
+/// alike: the run's deadline, the size limit, byte counting and the payload archive,
+/// and so that an archived payload can be re-mapped without fetching (`replay`).
 /// Built by its [`crate::ProviderRegistration`] from the instance's configuration.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
-    /// Fetches the whole feed, pushing each record or rejection into `sink` as soon as
-    /// it is parsed. An `Err` fails the run and the engine discards what was pushed.
-    async fn fetch(&self, sink: &mut dyn RecordSink) -> Result<FetchStats, ProviderError>;
+    /// Opens the feed (e.g. sends the HTTP request and checks its status). Errors say
+    /// whether trying again may help ([`ProviderError::Fetch`]'s `transient`).
+    async fn open(&self) -> Result<Feed, ProviderError>;
+
+    /// Parses a whole document, pushing each record or rejection into `sink` as soon
+    /// as it is read. An `Err` fails the run and the engine discards what was pushed;
+    /// read errors of `body` must come back as errors, never as a shorter document.
+    async fn parse(&self, body: FeedBody, sink: &mut dyn RecordSink) -> Result<(), ProviderError>;
 }
 
 /// A [`RecordSink`] that keeps everything in memory, for tests and tools.

@@ -106,6 +106,23 @@ pub struct ProviderConfig {
     /// Largest feed accepted, in bytes; a larger one fails the run.
     #[serde(default = "defaults::max_feed_bytes")]
     pub max_feed_bytes: u64,
+    /// Further attempts of a run after a transient failure (timeouts, 5xx, 429).
+    #[serde(default = "defaults::retries")]
+    pub retries: u32,
+    /// First wait before a retry; doubles each attempt, with jitter, and yields to
+    /// the provider's `Retry-After`.
+    #[serde(default = "defaults::retry_backoff", with = "humantime_serde")]
+    pub retry_backoff: Duration,
+    /// Deadline of a whole run, retries included.
+    #[serde(default = "defaults::deadline", with = "humantime_serde")]
+    pub deadline: Duration,
+    /// Consecutive failed runs that open the circuit breaker (scheduled runs are then
+    /// skipped until the cool-down has passed, then one probe runs).
+    #[serde(default = "defaults::breaker_threshold")]
+    pub breaker_threshold: u32,
+    /// How long an open breaker skips scheduled runs.
+    #[serde(default = "defaults::breaker_cooldown", with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
     /// The kind's own keys (e.g. `url`), checked by the kind's `build`.
     #[serde(flatten)]
     pub options: serde_json::Map<String, serde_json::Value>,
@@ -128,6 +145,21 @@ mod defaults {
     }
     pub fn max_feed_bytes() -> u64 {
         256 * 1024 * 1024
+    }
+    pub fn retries() -> u32 {
+        2
+    }
+    pub fn retry_backoff() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub fn deadline() -> Duration {
+        Duration::from_secs(600)
+    }
+    pub fn breaker_threshold() -> u32 {
+        5
+    }
+    pub fn breaker_cooldown() -> Duration {
+        Duration::from_secs(600)
     }
 }
 
@@ -201,6 +233,18 @@ impl ProviderConfig {
             problems.push(ConfigProblem::new(
                 format!("{prefix}.timeout"),
                 "must be longer than 0s",
+            ));
+        }
+        if self.deadline < self.timeout {
+            problems.push(ConfigProblem::new(
+                format!("{prefix}.deadline"),
+                "must be at least the timeout",
+            ));
+        }
+        if self.breaker_threshold == 0 {
+            problems.push(ConfigProblem::new(
+                format!("{prefix}.breaker_threshold"),
+                "must be at least 1",
             ));
         }
         if self.max_feed_bytes == 0 {

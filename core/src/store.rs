@@ -7,7 +7,22 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::model::{EventRecord, LocalMoment};
+use crate::provider::Rejection;
 use crate::sync::SyncReport;
+
+/// A rejected record kept in the quarantine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuarantinedRecord {
+    /// The run that rejected it.
+    pub run_id: Uuid,
+    /// The provider instance.
+    pub provider: String,
+    /// When it was rejected.
+    pub rejected_at: DateTime<Utc>,
+    /// What the record is and why it was rejected, with its raw element.
+    #[serde(flatten)]
+    pub rejection: Rejection,
+}
 
 /// Why a store operation failed. The server maps these to HTTP meanings: not found
 /// is 404, conflict 409, unavailable 503, anything else a logged 500.
@@ -139,8 +154,19 @@ pub trait EventStore: Send + Sync + 'static {
     /// every process can poll it and refresh what it serves.
     async fn data_version(&self) -> Result<i64, StoreError>;
 
-    /// Records a run's report in the run history.
-    async fn record_run(&self, report: &SyncReport) -> Result<(), StoreError>;
+    /// Records a run's report in the run history, and its rejected records (with
+    /// their raw elements) in the quarantine.
+    async fn record_run(&self, report: &SyncReport, quarantine: &[Rejection]) -> Result<(), StoreError>;
+
+    /// The latest `limit` rejected records of `provider`, newest first.
+    async fn rejects(&self, provider: &str, limit: u64) -> Result<Vec<QuarantinedRecord>, StoreError>;
+
+    /// The runtime on/off switches set through the admin API, by instance name. An
+    /// instance without one follows its configuration.
+    async fn provider_toggles(&self) -> Result<std::collections::HashMap<String, bool>, StoreError>;
+
+    /// Switches an instance's scheduled syncs on or off for every process.
+    async fn set_provider_enabled(&self, provider: &str, enabled: bool) -> Result<(), StoreError>;
 
     /// The latest `limit` reports of `provider`, newest first.
     async fn runs(&self, provider: &str, limit: u64) -> Result<Vec<SyncReport>, StoreError>;

@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
 
+use crate::archive::{PayloadArchive, SharedWriter};
+use crate::feed::{FeedLimits, parse_bytes, read_feed};
 use crate::model::EventRecord;
 use crate::provider::{ProviderError, RecordSink, Rejection};
 use crate::registry::BuiltProvider;
@@ -26,8 +28,10 @@ pub const MAX_LISTED_REJECTIONS: usize = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
-    /// The feed was read and every valid record stored.
+    /// The feed was read and every record stored.
     Succeeded,
+    /// The feed was read and every valid record stored; some records were rejected.
+    Partial,
     /// Nothing was stored: the feed could not be fetched or read, or the store failed.
     Failed,
 }
@@ -37,9 +41,27 @@ impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Succeeded => "succeeded",
+            RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
         }
     }
+
+    /// Whether the run committed what it read.
+    pub fn committed(self) -> bool {
+        self != RunStatus::Failed
+    }
+}
+
+/// The circuit breaker of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CircuitState {
+    /// Runs go ahead.
+    Closed,
+    /// Scheduled runs are skipped until the cool-down has passed.
+    Open,
+    /// The cool-down has passed: the next run is a probe.
+    HalfOpen,
 }
 
 /// What one run of one provider instance did.
@@ -72,6 +94,15 @@ pub struct SyncReport {
     pub unknown: BTreeMap<String, u64>,
     /// Bytes of feed read.
     pub bytes: u64,
+    /// Attempts made (1 + retries).
+    #[serde(default)]
+    pub attempts: u32,
+    /// SHA-256 of the archived payload, when archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// Set when the run re-mapped an archived payload instead of fetching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed_from: Option<String>,
     /// Why the run failed.
     pub error: Option<String>,
 }
@@ -93,6 +124,9 @@ impl SyncReport {
             rejections: Vec::new(),
             unknown: BTreeMap::new(),
             bytes: 0,
+            attempts: 0,
+            payload: None,
+            replayed_from: None,
             error: None,
         }
     }
@@ -116,6 +150,9 @@ pub enum SyncError {
     /// A run of that instance is already going on, here or in another process.
     #[error("a sync of {0:?} is already running")]
     AlreadyRunning(String),
+    /// A replay found no archived payload to re-map.
+    #[error("no archived payload to replay: {0}")]
+    NothingToReplay(String),
 }
 
 /// A configured instance and its run state.
@@ -123,7 +160,27 @@ struct Instance {
     built: BuiltProvider,
     enabled: AtomicBool,
     running: tokio::sync::Mutex<()>,
-    last_report: Mutex<Option<SyncReport>>,
+    state: Mutex<RunState>,
+}
+
+/// What the engine remembers of an instance's runs in this process.
+#[derive(Default)]
+struct RunState {
+    last_report: Option<SyncReport>,
+    last_success: Option<DateTime<Utc>>,
+    consecutive_failures: u32,
+    /// Set while the breaker is open: scheduled runs wait until then.
+    open_until: Option<DateTime<Utc>>,
+}
+
+impl RunState {
+    fn circuit(&self, now: DateTime<Utc>) -> CircuitState {
+        match self.open_until {
+            None => CircuitState::Closed,
+            Some(until) if now < until => CircuitState::Open,
+            Some(_) => CircuitState::HalfOpen,
+        }
+    }
 }
 
 /// What the engine tells of an instance.
@@ -133,13 +190,19 @@ pub struct InstanceStatus {
     pub name: String,
     /// Its kind.
     pub kind: &'static str,
-    /// Whether it syncs.
+    /// Whether it syncs on schedule.
     pub enabled: bool,
     /// Time between syncs.
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
     /// Whether a run is going on in this process.
     pub running: bool,
+    /// The circuit breaker's state.
+    pub circuit: CircuitState,
+    /// Failed runs in a row.
+    pub consecutive_failures: u32,
+    /// When a run last committed, in this process.
+    pub last_success: Option<DateTime<Utc>>,
     /// The last run's report in this process.
     pub last_report: Option<SyncReport>,
 }
@@ -149,12 +212,28 @@ pub struct SyncEngine {
     store: Arc<dyn EventStore>,
     instances: BTreeMap<String, Arc<Instance>>,
     batch_size: usize,
+    archive: Option<PayloadArchive>,
     committed: watch::Sender<u64>,
+    finished: watch::Sender<Option<SyncReport>>,
+}
+
+/// Where a run's document comes from.
+enum Source {
+    /// The provider, through `open`.
+    Fetch,
+    /// An archived payload.
+    Replay { hash: String, bytes: Vec<u8> },
 }
 
 impl SyncEngine {
-    /// An engine over `providers`, writing `batch_size` records per statement batch.
-    pub fn new(store: Arc<dyn EventStore>, providers: Vec<BuiltProvider>, batch_size: usize) -> Self {
+    /// An engine over `providers`, writing `batch_size` records per statement batch,
+    /// archiving payloads in `archive` when given.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        providers: Vec<BuiltProvider>,
+        batch_size: usize,
+        archive: Option<PayloadArchive>,
+    ) -> Self {
         let instances = providers
             .into_iter()
             .map(|built| {
@@ -162,7 +241,7 @@ impl SyncEngine {
                     enabled: AtomicBool::new(built.config.enabled),
                     built,
                     running: tokio::sync::Mutex::new(()),
-                    last_report: Mutex::new(None),
+                    state: Mutex::new(RunState::default()),
                 };
                 (instance.built.name.clone(), Arc::new(instance))
             })
@@ -171,7 +250,9 @@ impl SyncEngine {
             store,
             instances,
             batch_size: batch_size.max(1),
+            archive,
             committed: watch::channel(0).0,
+            finished: watch::channel(None).0,
         }
     }
 
@@ -180,25 +261,57 @@ impl SyncEngine {
         self.committed.subscribe()
     }
 
+    /// Holds each run's report as it finishes (for metrics).
+    pub fn reports(&self) -> watch::Receiver<Option<SyncReport>> {
+        self.finished.subscribe()
+    }
+
     /// The configured instances, sorted by name.
     pub fn instances(&self) -> Vec<InstanceStatus> {
+        let now = Utc::now();
         self.instances
             .values()
-            .map(|instance| InstanceStatus {
-                name: instance.built.name.clone(),
-                kind: instance.built.kind,
-                enabled: instance.enabled.load(Ordering::Relaxed),
-                interval: instance.built.config.interval,
-                running: instance.running.try_lock().is_err(),
-                last_report: lock(&instance.last_report).clone(),
+            .map(|instance| {
+                let state = lock(&instance.state);
+                InstanceStatus {
+                    name: instance.built.name.clone(),
+                    kind: instance.built.kind,
+                    enabled: instance.enabled.load(Ordering::Relaxed),
+                    interval: instance.built.config.interval,
+                    running: instance.running.try_lock().is_err(),
+                    circuit: state.circuit(now),
+                    consecutive_failures: state.consecutive_failures,
+                    last_success: state.last_success,
+                    last_report: state.last_report.clone(),
+                }
             })
             .collect()
     }
 
-    /// Switches an instance's scheduled syncs on or off; its data stays served.
+    /// Whether an instance of that name is configured.
+    pub fn has_instance(&self, name: &str) -> bool {
+        self.instances.contains_key(name)
+    }
+
+    /// Switches an instance's scheduled syncs on or off in this process; its data stays
+    /// served. [`EventStore::set_provider_enabled`] makes it last and reach every process.
     pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), SyncError> {
         let instance = self.instance(name)?;
         instance.enabled.store(enabled, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reads the runtime switches from the store: a switch set there wins over the
+    /// configuration's `enabled`.
+    pub async fn refresh_toggles(&self) -> Result<(), StoreError> {
+        let toggles = self.store.provider_toggles().await?;
+        for (name, instance) in &self.instances {
+            let enabled = toggles
+                .get(name)
+                .copied()
+                .unwrap_or(instance.built.config.enabled);
+            instance.enabled.store(enabled, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -211,61 +324,211 @@ impl SyncEngine {
     /// Runs one sync of `name` now and returns its report. A failed fetch is a
     /// report with status `failed`, not an `Err`.
     pub async fn run(&self, name: &str) -> Result<SyncReport, SyncError> {
+        self.run_from(name, Source::Fetch).await
+    }
+
+    /// Re-maps an archived payload of `name` without fetching: the payload of run
+    /// `run_id`, or the latest archived one.
+    pub async fn replay(&self, name: &str, run_id: Option<Uuid>) -> Result<SyncReport, SyncError> {
+        self.instance(name)?;
+        let archive = self
+            .archive
+            .as_ref()
+            .ok_or_else(|| SyncError::NothingToReplay("the payload archive is off".into()))?;
+        let runs = self
+            .store
+            .runs(name, 1000)
+            .await
+            .map_err(|error| SyncError::NothingToReplay(error.to_string()))?;
+        let hash = runs
+            .iter()
+            .filter(|run| run_id.is_none_or(|id| run.run_id == id))
+            .find_map(|run| run.payload.clone())
+            .ok_or_else(|| {
+                SyncError::NothingToReplay(match run_id {
+                    Some(id) => format!("run {id} of {name:?} has no archived payload"),
+                    None => format!("no run of {name:?} has an archived payload"),
+                })
+            })?;
+        let bytes = archive
+            .read(name, &hash)
+            .map_err(|error| SyncError::NothingToReplay(format!("payload {hash}: {error}")))?;
+        self.run_from(name, Source::Replay { hash, bytes }).await
+    }
+
+    async fn run_from(&self, name: &str, source: Source) -> Result<SyncReport, SyncError> {
         let instance = self.instance(name)?;
         let Ok(_running) = instance.running.try_lock() else {
             return Err(SyncError::AlreadyRunning(name.to_owned()));
         };
-        let span = info_span!("sync", provider = %name, kind = instance.built.kind);
-        let report = self.run_locked(instance).instrument(span).await?;
-        *lock(&instance.last_report) = Some(report.clone());
+        let span =
+            info_span!("sync", provider = %name, kind = instance.built.kind, run_id = tracing::field::Empty);
+        let report = self.run_locked(instance, source).instrument(span).await?;
+        let mut state = lock(&instance.state);
+        if report.status.committed() {
+            state.last_success = Some(report.finished_at);
+            state.consecutive_failures = 0;
+            state.open_until = None;
+        } else {
+            state.consecutive_failures += 1;
+            let config = &instance.built.config;
+            if state.consecutive_failures >= config.breaker_threshold {
+                let cooldown = chrono::Duration::from_std(config.breaker_cooldown).unwrap_or_default();
+                state.open_until = Some(report.finished_at + cooldown);
+                warn!(provider = %name, failures = state.consecutive_failures, "Circuit breaker open: scheduled runs pause for the cool-down.");
+            }
+        }
+        state.last_report = Some(report.clone());
+        drop(state);
+        self.finished.send_replace(Some(report.clone()));
         Ok(report)
     }
 
-    async fn run_locked(&self, instance: &Instance) -> Result<SyncReport, SyncError> {
+    async fn run_locked(&self, instance: &Instance, source: Source) -> Result<SyncReport, SyncError> {
         let name = &instance.built.name;
+        let config = &instance.built.config;
         let mut report = SyncReport::started(name);
-        match self.store.begin_sync(name).await {
-            Err(StoreError::Conflict(_)) => return Err(SyncError::AlreadyRunning(name.clone())),
-            Err(error) => report.fail(error),
-            Ok(transaction) => {
-                let mut sink = BatchingSink::new(transaction, self.batch_size, report.started_at);
-                let fetched = instance.built.provider.fetch(&mut sink).await;
-                let result = match fetched {
-                    Ok(stats) => {
-                        report.bytes = stats.bytes;
-                        sink.finish().await
-                    }
-                    Err(error) => Err(error),
-                };
-                let counts = sink.counts;
-                report.seen = counts.seen;
-                report.rejected = counts.rejected;
-                report.rejections = sink.rejections;
-                report.unknown = sink.unknown;
-                match result {
-                    Ok(outcome) => {
-                        report.inserted = outcome.inserted;
-                        report.updated = outcome.updated;
-                        report.unchanged = outcome.unchanged;
-                    }
-                    Err(error) => report.fail(error),
+        tracing::Span::current().record("run_id", tracing::field::display(report.run_id));
+        let deadline = tokio::time::Instant::now() + config.deadline;
+        let mut quarantine = Vec::new();
+        let mut backoff = config.retry_backoff;
+        loop {
+            report.attempts += 1;
+            let error = match self.attempt(instance, &source, &mut report).await? {
+                Ok(rejected) => {
+                    quarantine = rejected;
+                    report.status = if report.rejected > 0 {
+                        RunStatus::Partial
+                    } else {
+                        RunStatus::Succeeded
+                    };
+                    report.error = None;
+                    break;
                 }
+                Err(error) => error,
+            };
+            let retry_after = match &error {
+                ProviderError::Fetch {
+                    transient: true,
+                    retry_after,
+                    ..
+                } => Some(retry_after.unwrap_or_default()),
+                _ => None,
+            };
+            report.fail(&error);
+            let Some(retry_after) = retry_after.filter(|_| report.attempts <= config.retries) else {
+                break;
+            };
+            // Exponential backoff with jitter, and at least what the provider asked.
+            let jitter = rand::random_range(0.5..=1.0);
+            let wait = backoff.mul_f64(jitter).max(retry_after);
+            if tokio::time::Instant::now() + wait >= deadline {
+                info!(provider = %name, wait_ms = wait.as_millis() as u64, "No retry: it would pass the run's deadline.");
+                break;
             }
+            info!(provider = %name, attempt = report.attempts, %error, wait_ms = wait.as_millis() as u64, "Retrying after a transient failure.");
+            tokio::time::sleep(wait).await;
+            backoff = backoff.saturating_mul(2);
         }
         report.finished_at = Utc::now();
-        if report.status == RunStatus::Succeeded && (report.inserted > 0 || report.updated > 0) {
+        if report.status.committed() && (report.inserted > 0 || report.updated > 0) {
             self.committed.send_modify(|version| *version += 1);
         }
-        if let Err(error) = self.store.record_run(&report).await {
+        if let Err(error) = self.store.record_run(&report, &quarantine).await {
             warn!(%error, "Could not record the run in the history.");
         }
         log_report(&report);
         Ok(report)
     }
 
+    /// One attempt: a transaction, the document read into it, commit or drop. Returns
+    /// the rejections to quarantine, or why the attempt failed (nothing kept).
+    async fn attempt(
+        &self,
+        instance: &Instance,
+        source: &Source,
+        report: &mut SyncReport,
+    ) -> Result<Result<Vec<Rejection>, ProviderError>, SyncError> {
+        let name = &instance.built.name;
+        let config = &instance.built.config;
+        let transaction = match self.store.begin_sync(name).await {
+            Err(StoreError::Conflict(_)) => return Err(SyncError::AlreadyRunning(name.clone())),
+            Err(error) => return Ok(Err(ProviderError::Store(error))),
+            Ok(transaction) => transaction,
+        };
+        let mut sink = BatchingSink::new(transaction, self.batch_size, report.started_at);
+        let provider = instance.built.provider.as_ref();
+        let (fetched, archived) = match source {
+            Source::Fetch => {
+                let writer = self
+                    .archive
+                    .as_ref()
+                    .and_then(|archive| match archive.writer(name) {
+                        Ok(writer) => Some(SharedWriter(Arc::new(Mutex::new(Some(writer))))),
+                        Err(error) => {
+                            warn!(%error, "Cannot archive the payload of this run.");
+                            None
+                        }
+                    });
+                let copy = writer
+                    .clone()
+                    .map(|w| Box::new(w) as Box<dyn std::io::Write + Send>);
+                let limits = FeedLimits {
+                    timeout: config.timeout,
+                    max_bytes: config.max_feed_bytes,
+                };
+                let fetched = read_feed(provider, limits, copy, &mut sink).await;
+                (fetched, writer.and_then(|writer| writer.take()))
+            }
+            Source::Replay { hash, bytes } => {
+                report.replayed_from = Some(hash.clone());
+                (parse_bytes(provider, bytes.clone(), &mut sink).await, None)
+            }
+        };
+        if let Some(writer) = archived {
+            match fetched.as_ref().map(|stats| stats.bytes) {
+                Ok(bytes) if bytes > 0 => match writer.finish() {
+                    Ok(hash) => report.payload = Some(hash),
+                    Err(error) => warn!(%error, "Cannot archive the payload of this run."),
+                },
+                _ => writer.discard(),
+            }
+            if let Some(archive) = &self.archive
+                && let Err(error) = archive.prune(name)
+            {
+                warn!(%error, "Cannot prune the payload archive.");
+            }
+        }
+        let result = match fetched {
+            Ok(stats) => {
+                report.bytes = stats.bytes;
+                sink.finish().await
+            }
+            Err(error) => Err(error),
+        };
+        report.seen = sink.counts.seen;
+        report.rejected = sink.counts.rejected;
+        report.unknown = std::mem::take(&mut sink.unknown);
+        report.rejections = sink
+            .quarantine
+            .iter()
+            .take(MAX_LISTED_REJECTIONS)
+            .map(|rejection| Rejection {
+                raw: None,
+                ..rejection.clone()
+            })
+            .collect();
+        Ok(result.map(|outcome| {
+            report.inserted = outcome.inserted;
+            report.updated = outcome.updated;
+            report.unchanged = outcome.unchanged;
+            sink.quarantine
+        }))
+    }
+
     /// Starts one task per instance that syncs at start-up and then every interval
-    /// while enabled, until `shutdown` turns true. A run in progress at shutdown is
-    /// dropped, which rolls its transaction back.
+    /// while enabled and the circuit allows, until `shutdown` turns true. A run in
+    /// progress at shutdown is dropped, which rolls its transaction back.
     pub fn spawn_schedules(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         self.instances
             .keys()
@@ -284,7 +547,14 @@ impl SyncEngine {
                             _ = ticks.tick() => {}
                             _ = shutdown.wait_for(|stop| *stop) => return,
                         }
+                        if let Err(error) = engine.refresh_toggles().await {
+                            warn!(provider = %name, %error, "Cannot read the runtime switches; using the last known.");
+                        }
                         if !instance.enabled.load(Ordering::Relaxed) {
+                            continue;
+                        }
+                        if lock(&instance.state).circuit(Utc::now()) == CircuitState::Open {
+                            info!(provider = %name, "Scheduled sync skipped: the circuit breaker is open.");
                             continue;
                         }
                         tokio::select! {
@@ -308,7 +578,7 @@ impl SyncEngine {
 fn log_report(report: &SyncReport) {
     let elapsed_ms = (report.finished_at - report.started_at).num_milliseconds();
     match report.status {
-        RunStatus::Succeeded => info!(
+        RunStatus::Succeeded | RunStatus::Partial => info!(
             provider = %report.provider,
             run_id = %report.run_id,
             seen = report.seen,
@@ -317,6 +587,8 @@ fn log_report(report: &SyncReport) {
             unchanged = report.unchanged,
             rejected = report.rejected,
             bytes = report.bytes,
+            attempts = report.attempts,
+            status = report.status.as_str(),
             elapsed_ms,
             "Sync finished."
         ),
@@ -355,9 +627,14 @@ struct BatchingSink {
     seen_ids: HashSet<Uuid>,
     outcome: BatchOutcome,
     counts: SinkCounts,
-    rejections: Vec<Rejection>,
+    /// Rejections with their raw elements, for the quarantine (the first
+    /// [`MAX_QUARANTINED`] of a run).
+    quarantine: Vec<Rejection>,
     unknown: BTreeMap<String, u64>,
 }
+
+/// How many rejections of one run go to the quarantine; the count is always exact.
+pub const MAX_QUARANTINED: usize = 1000;
 
 impl BatchingSink {
     fn new(transaction: Box<dyn SyncTransaction>, batch_size: usize, seen_at: DateTime<Utc>) -> Self {
@@ -369,7 +646,7 @@ impl BatchingSink {
             seen_ids: HashSet::new(),
             outcome: BatchOutcome::default(),
             counts: SinkCounts::default(),
-            rejections: Vec::new(),
+            quarantine: Vec::new(),
             unknown: BTreeMap::new(),
         }
     }
@@ -422,12 +699,11 @@ impl RecordSink for BatchingSink {
         Ok(())
     }
 
-    fn reject(&mut self, mut rejection: Rejection) {
+    fn reject(&mut self, rejection: Rejection) {
         self.counts.seen += 1;
         self.counts.rejected += 1;
-        if self.rejections.len() < MAX_LISTED_REJECTIONS {
-            rejection.raw = None;
-            self.rejections.push(rejection);
+        if self.quarantine.len() < MAX_QUARANTINED {
+            self.quarantine.push(rejection);
         }
     }
 

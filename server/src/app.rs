@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::http::HeaderValue;
+use boxoffice_core::archive::PayloadArchive;
 use boxoffice_core::store::EventStore;
 use boxoffice_core::sync::SyncEngine;
 use tokio::net::TcpListener;
@@ -40,11 +41,19 @@ impl Services {
             .with_context(|| format!("connecting to the store at {}", redact_url(&config.database.url)))?;
         sea_orm.migrate().await.context("migrating the store")?;
         let store: Arc<dyn EventStore> = Arc::new(sea_orm.clone());
+        let archive = config
+            .archive
+            .enabled
+            .then(|| PayloadArchive::new(&config.archive.dir, config.archive.retention));
         let engine = Arc::new(SyncEngine::new(
             Arc::clone(&store),
             providers,
             config.sync.batch_size,
+            archive,
         ));
+        if let Err(error) = engine.refresh_toggles().await {
+            tracing::warn!(%error, "Cannot read the runtime provider switches; using the configuration.");
+        }
         Ok(Self {
             store,
             sea_orm,

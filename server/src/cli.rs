@@ -37,6 +37,16 @@ pub enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// Re-map an archived payload without fetching (e.g. after fixing a mapping bug),
+    /// and print the run's report.
+    Replay {
+        /// The instance whose payload to re-map.
+        #[arg(long)]
+        provider: String,
+        /// The run whose payload to re-map; default: the latest archived one.
+        #[arg(long)]
+        run: Option<uuid::Uuid>,
+    },
     /// List the registered provider kinds and the configured instances.
     Providers,
     /// Write a deterministic Fever feed to standard output, for tests and benchmarks.
@@ -85,6 +95,16 @@ impl Cli {
                 app.run_until_stopped(app::shutdown_signal()).await
             }
             Command::Sync { provider } => sync(&config, provider).await,
+            Command::Replay { provider, run } => {
+                let services = Services::start(&config).await?;
+                let report = services.engine.replay(&provider, run).await?;
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).context("printing the report")?
+                );
+                anyhow::ensure!(report.status.committed(), "the replay failed");
+                Ok(())
+            }
             Command::Migrate => {
                 Services::start(&config).await?;
                 println!("migrations applied to {}", app::redact_url(&config.database.url));

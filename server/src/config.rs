@@ -37,6 +37,9 @@ pub struct Config {
     /// The sync engine.
     #[serde(default)]
     pub sync: SyncConfig,
+    /// The raw payload archive.
+    #[serde(default)]
+    pub archive: ArchiveConfig,
     /// Provider instances, by name: `[providers.<name>]`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
@@ -141,6 +144,29 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         Self { batch_size: 500 }
+    }
+}
+
+/// `[archive]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    /// Keep every fetched document, gzip-compressed by hash, for `boxoffice replay`.
+    pub enabled: bool,
+    /// Where (one folder per provider instance).
+    pub dir: PathBuf,
+    /// How long a payload is kept after its latest fetch.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: PathBuf::from("./data/archive"),
+            retention: Duration::from_secs(30 * 24 * 3600),
+        }
     }
 }
 

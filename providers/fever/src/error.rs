@@ -83,15 +83,9 @@ impl From<FeverError> for ProviderError {
     }
 }
 
-/// The marker error the body adapter raises, inside an [`io::Error`], as soon as more
-/// than `limit` bytes have arrived; the parser turns it back into
-/// [`ProviderError::TooLarge`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the feed is larger than the {limit}-byte limit (max_feed_bytes)")]
-pub struct FeedTooLarge {
-    /// The limit in bytes.
-    pub limit: u64,
-}
+/// The marker error a metered body raises, inside an [`io::Error`], past
+/// `max_feed_bytes` (the sync engine meters every body; see `boxoffice_core::feed`).
+pub use boxoffice_core::feed::FeedTooLarge;
 
 /// What an I/O error of the feed's reader means: the body adapter's own errors travel
 /// inside it and come back out here; anything else is a broken connection.

@@ -14,12 +14,11 @@ pub mod generate;
 pub mod parse;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use boxoffice_core::registry::ConfigProblem;
-use boxoffice_core::{FetchStats, InstanceSettings, Provider, ProviderError, RecordSink};
+use boxoffice_core::{Feed, FeedBody, InstanceSettings, Provider, ProviderError, RecordSink};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
@@ -44,9 +43,6 @@ boxoffice_core::register_provider!(boxoffice_core::ProviderRegistration {
 
 /// Called by the binary so that the linker keeps this crate and its registration.
 pub fn link() {}
-
-/// The size of the buffer between the body stream and the parser.
-const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// How long the outer deadline waits beyond the request's own, so that the request's
 /// (more precise) timeout error wins when both fire.
@@ -106,9 +102,8 @@ impl FeverProvider {
         })
     }
 
-    async fn fetch_feed(&self, sink: &mut dyn RecordSink) -> Result<FetchStats, ProviderError> {
+    async fn open_feed(&self) -> Result<Feed, ProviderError> {
         let timeout = self.settings.timeout;
-        let limit = self.settings.max_feed_bytes;
         let shown_url = display_url(&self.url);
         tracing::debug!(provider = %self.settings.name, url = %shown_url, "Fetching the feed.");
 
@@ -130,38 +125,31 @@ impl FeverProvider {
             }
             .into());
         }
-        if response.content_length().is_some_and(|length| length > limit) {
-            return Err(FeverError::TooLarge(FeedTooLarge { limit }).into());
-        }
-
-        let received = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&received);
-        let body = response.bytes_stream().map(move |chunk| {
-            let chunk = chunk.map_err(|error| std::io::Error::other(body_error(error, timeout)))?;
-            let total = counter.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-            if total > limit {
-                return Err(std::io::Error::other(FeedTooLarge { limit }));
-            }
-            Ok(chunk)
-        });
-        let reader =
-            tokio::io::BufReader::with_capacity(READ_BUFFER_BYTES, tokio_util::io::StreamReader::new(body));
-        parse_feed(reader, &self.context, sink).await?;
-
-        let bytes = received.load(Ordering::Relaxed);
-        tracing::debug!(provider = %self.settings.name, bytes, "Feed read.");
-        Ok(FetchStats { bytes })
+        let length = response.content_length();
+        // Read errors travel as `io::Error`s carrying a `FeverError`, which the
+        // parser turns back into what they mean.
+        let body = response
+            .bytes_stream()
+            .map(move |chunk| chunk.map_err(|error| std::io::Error::other(body_error(error, timeout))));
+        Ok(Feed {
+            body: Box::new(tokio_util::io::StreamReader::new(body)),
+            length,
+        })
     }
 }
 
 #[async_trait]
 impl Provider for FeverProvider {
-    async fn fetch(&self, sink: &mut dyn RecordSink) -> Result<FetchStats, ProviderError> {
+    async fn open(&self) -> Result<Feed, ProviderError> {
         let timeout = self.settings.timeout;
-        match tokio::time::timeout(timeout + DEADLINE_MARGIN, self.fetch_feed(sink)).await {
+        match tokio::time::timeout(timeout + DEADLINE_MARGIN, self.open_feed()).await {
             Ok(result) => result,
             Err(_) => Err(FeverError::TimedOut(timeout).into()),
         }
+    }
+
+    async fn parse(&self, body: FeedBody, sink: &mut dyn RecordSink) -> Result<(), ProviderError> {
+        parse_feed(body, &self.context, sink).await.map(|_| ())
     }
 }
 

@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use boxoffice_core::feed::{FeedLimits, read_feed};
 use boxoffice_core::provider::CollectingSink;
 use boxoffice_core::registry::{self, ConfigProblem};
 use boxoffice_core::{FetchStats, InstanceSettings, Provider, ProviderConfig, ProviderError};
@@ -130,7 +131,12 @@ async fn fetch(
 ) -> (Result<FetchStats, ProviderError>, CollectingSink) {
     let provider = provider(url, settings);
     let mut sink = CollectingSink::default();
-    let result = provider.fetch(&mut sink).await;
+    // Exactly as the sync engine reads a feed: deadline, size limit, byte count.
+    let limits = FeedLimits {
+        timeout: settings.timeout,
+        max_bytes: settings.max_feed_bytes,
+    };
+    let result = read_feed(provider.as_ref(), limits, None, &mut sink).await;
     (result, sink)
 }
 

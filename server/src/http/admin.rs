@@ -60,17 +60,16 @@ pub async fn sync_now(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let report = state.engine.run(&name).await.map_err(|error| match error {
-        SyncError::UnknownProvider(_) => ApiError::not_found(error.to_string()),
-        SyncError::AlreadyRunning(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
-    })?;
+    let report = state.engine.run(&name).await.map_err(sync_error)?;
     // Answer once what the run committed is served.
     if let Err(error) = state.read_model.refresh().await {
         warn!(%error, "Sync committed but the read model could not be refreshed yet.");
     }
     let data = json!({ "report": report });
     match report.status {
-        RunStatus::Succeeded => Ok((StatusCode::OK, Json(json!({ "data": data, "error": null })))),
+        RunStatus::Succeeded | RunStatus::Partial => {
+            Ok((StatusCode::OK, Json(json!({ "data": data, "error": null }))))
+        }
         RunStatus::Failed => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
             "provider_failed",
@@ -80,9 +79,91 @@ pub async fn sync_now(
     }
 }
 
+fn sync_error(error: SyncError) -> ApiError {
+    match error {
+        SyncError::UnknownProvider(_) => ApiError::not_found(error.to_string()),
+        SyncError::AlreadyRunning(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+        SyncError::NothingToReplay(_) => ApiError::not_found(error.to_string()),
+    }
+}
+
 /// `GET /admin/providers`: every instance with its state.
-pub async fn list_providers(_: Admin, State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "data": { "providers": state.engine.instances() }, "error": null }))
+pub async fn list_providers(_: Admin, State(state): State<AppState>) -> Result<Json<Value>> {
+    // Switches set through another instance count too.
+    state.engine.refresh_toggles().await?;
+    Ok(Json(
+        json!({ "data": { "providers": state.engine.instances() }, "error": null }),
+    ))
+}
+
+/// `PATCH /admin/providers/{name}` with `{"enabled": bool}`: switches scheduled syncs
+/// on or off, for every instance and across restarts (the configuration's `enabled`
+/// is only the default).
+pub async fn patch_provider(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>> {
+    if !state.engine.has_instance(&name) {
+        return Err(ApiError::not_found(format!(
+            "no provider instance is named {name:?}"
+        )));
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Patch {
+        enabled: bool,
+    }
+    let patch: Patch = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected {{\"enabled\": true|false}}: {error}"),
+        )
+    })?;
+    state.store.set_provider_enabled(&name, patch.enabled).await?;
+    state
+        .engine
+        .set_enabled(&name, patch.enabled)
+        .map_err(sync_error)?;
+    let instance = state.engine.instances().into_iter().find(|i| i.name == name);
+    Ok(Json(json!({ "data": { "provider": instance }, "error": null })))
+}
+
+/// `GET /admin/providers/{name}/rejects?limit=N`: the quarantine, newest first.
+pub async fn list_rejects(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>> {
+    if !state.engine.has_instance(&name) {
+        return Err(ApiError::not_found(format!(
+            "no provider instance is named {name:?}"
+        )));
+    }
+    let limit = parse_limit(query.as_deref(), 100)?;
+    let rejects = state.store.rejects(&name, limit).await?;
+    Ok(Json(json!({ "data": { "rejects": rejects }, "error": null })))
+}
+
+fn parse_limit(query: Option<&str>, default: u64) -> Result<u64> {
+    let mut limit = default;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "limit" {
+            limit = value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("limit {value:?} is not a number from 1 to 1000"),
+                    )
+                })?;
+        }
+    }
+    Ok(limit)
 }
 
 /// `GET /admin/providers/{name}/runs?limit=N`: the latest run reports, newest first.

@@ -4,6 +4,7 @@ mod admin;
 mod error;
 mod events;
 mod search;
+mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,10 +58,16 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/events/{id}", get(events::get_event))
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/status", get(status::status_page))
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
         .route("/admin/providers", get(admin::list_providers))
         .route("/admin/providers/{name}/sync", post(admin::sync_now))
+        .route(
+            "/admin/providers/{name}",
+            axum::routing::patch(admin::patch_provider),
+        )
         .route("/admin/providers/{name}/runs", get(admin::list_runs))
+        .route("/admin/providers/{name}/rejects", get(admin::list_rejects))
         .merge(docs)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

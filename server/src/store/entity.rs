@@ -99,3 +99,45 @@ pub mod store_state {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod rejects {
+    use sea_orm::entity::prelude::*;
+
+    /// A rejected record in the quarantine.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rejects")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub run_id: Uuid,
+        pub provider: String,
+        pub rejected_at: DateTimeUtc,
+        pub record: String,
+        pub reason: String,
+        pub raw: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod provider_settings {
+    use sea_orm::entity::prelude::*;
+
+    /// A runtime switch set through the admin API.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "provider_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub enabled: bool,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use boxoffice_core::model::{EventRecord, ExternalKey, LocalMoment, SellMode, Zone};
+use boxoffice_core::provider::Rejection;
 use boxoffice_core::store::{
-    BatchOutcome, EventStore, SearchItem, SearchWindow, StoreError, StoredEvent, SyncTransaction,
+    BatchOutcome, EventStore, QuarantinedRecord, SearchItem, SearchWindow, StoreError, StoredEvent,
+    SyncTransaction,
 };
 use boxoffice_core::sync::SyncReport;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
@@ -30,7 +32,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use tracing::info;
 use uuid::Uuid;
 
-use entity::{events, online_base_events, store_state, sync_runs};
+use entity::{events, online_base_events, provider_settings, rejects, store_state, sync_runs};
 
 const DATE_FORMAT: &str = "%Y-%m-%d";
 const TIME_FORMAT: &str = "%H:%M:%S";
@@ -413,7 +415,7 @@ impl EventStore for SeaOrmStore {
         Ok(state.map_or(0, |state| state.data_version))
     }
 
-    async fn record_run(&self, report: &SyncReport) -> Result<(), StoreError> {
+    async fn record_run(&self, report: &SyncReport, quarantine: &[Rejection]) -> Result<(), StoreError> {
         let json = serde_json::to_string(report).map_err(|e| StoreError::Backend(e.to_string()))?;
         let model = sync_runs::ActiveModel {
             run_id: Set(report.run_id),
@@ -423,7 +425,77 @@ impl EventStore for SeaOrmStore {
             status: Set(report.status.as_str().to_owned()),
             report: Set(json),
         };
+        let transaction = self.db.begin().await.map_err(store_error)?;
         sync_runs::Entity::insert(model)
+            .exec_without_returning(&transaction)
+            .await
+            .map_err(store_error)?;
+        for chunk in quarantine.chunks(500) {
+            let rows = chunk.iter().map(|rejection| rejects::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                run_id: Set(report.run_id),
+                provider: Set(report.provider.clone()),
+                rejected_at: Set(report.finished_at),
+                record: Set(rejection.record.clone()),
+                reason: Set(rejection.reason.clone()),
+                raw: Set(rejection.raw.clone()),
+            });
+            rejects::Entity::insert_many(rows)
+                .exec_without_returning(&transaction)
+                .await
+                .map_err(store_error)?;
+        }
+        transaction.commit().await.map_err(store_error)
+    }
+
+    async fn rejects(&self, provider: &str, limit: u64) -> Result<Vec<QuarantinedRecord>, StoreError> {
+        Ok(rejects::Entity::find()
+            .filter(rejects::Column::Provider.eq(provider))
+            .order_by_desc(rejects::Column::RejectedAt)
+            .order_by_asc(rejects::Column::Record)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| QuarantinedRecord {
+                run_id: row.run_id,
+                provider: row.provider,
+                rejected_at: row.rejected_at,
+                rejection: Rejection {
+                    record: row.record,
+                    reason: row.reason,
+                    raw: row.raw,
+                },
+            })
+            .collect())
+    }
+
+    async fn provider_toggles(&self) -> Result<HashMap<String, bool>, StoreError> {
+        Ok(provider_settings::Entity::find()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| (row.name, row.enabled))
+            .collect())
+    }
+
+    async fn set_provider_enabled(&self, provider: &str, enabled: bool) -> Result<(), StoreError> {
+        let row = provider_settings::ActiveModel {
+            name: Set(provider.to_owned()),
+            enabled: Set(enabled),
+            updated_at: Set(Utc::now()),
+        };
+        provider_settings::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(provider_settings::Column::Name)
+                    .update_columns([
+                        provider_settings::Column::Enabled,
+                        provider_settings::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
             .exec_without_returning(&self.db)
             .await
             .map_err(store_error)?;

@@ -22,7 +22,8 @@ fn write_config(
 ) -> std::path::PathBuf {
     let path = dir.join("config.toml");
     let toml = format!(
-        "[database]\nurl = \"{database_url}\"\n[providers.fever]\nkind = \"fever-xml\"\nurl = \"{feed_url}\"\ntimeout = \"2s\"\n{extra}"
+        "[archive]\ndir = \"{}/archive\"\n[database]\nurl = \"{database_url}\"\n[providers.fever]\nkind = \"fever-xml\"\nurl = \"{feed_url}\"\ntimeout = \"2s\"\n{extra}",
+        dir.display()
     );
     std::fs::write(&path, toml).unwrap();
     path
@@ -62,6 +63,25 @@ async fn sync_prints_the_report_and_migrate_and_providers_work() {
     assert_eq!(report["provider"], "fever");
     assert_eq!(report["status"], "succeeded");
     assert_eq!(report["inserted"], 3);
+
+    // The payload was archived: replay re-maps it without the provider.
+    let payload = report["payload"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(payload.len(), 64, "{report}");
+    drop(feed);
+    let output = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || boxoffice(&config, &["replay", "--provider", "fever"])
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let replay: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(replay["replayed_from"], payload.as_str());
+    assert_eq!(replay["unchanged"], 3);
 
     let output = boxoffice(&config, &["providers"]);
     let text = String::from_utf8_lossy(&output.stdout);

@@ -173,7 +173,7 @@ impl MockResponse {
 /// A local provider serving whatever it is told to, at `/feed`.
 pub struct MockProvider {
     pub url: String,
-    response: Arc<Mutex<MockResponse>>,
+    response: Arc<Mutex<std::collections::VecDeque<MockResponse>>>,
     hits: Arc<Mutex<u64>>,
     _task: JoinHandle<()>,
 }
@@ -184,7 +184,7 @@ impl MockProvider {
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
-        let response = Arc::new(Mutex::new(first));
+        let response = Arc::new(Mutex::new(std::collections::VecDeque::from([first])));
         let hits = Arc::new(Mutex::new(0));
         let (shared, counter) = (Arc::clone(&response), Arc::clone(&hits));
         let app = axum::Router::new().route(
@@ -194,7 +194,18 @@ impl MockProvider {
                 let counter = Arc::clone(&counter);
                 async move {
                     *counter.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                    let answer = shared.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let answer = {
+                        // Each answer of a sequence is served once; the last one stays.
+                        let mut queue = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        if queue.len() > 1 {
+                            queue.pop_front()
+                        } else {
+                            queue.front().cloned()
+                        }
+                    };
+                    let Some(answer) = answer else {
+                        return Response::new(Body::empty());
+                    };
                     tokio::time::sleep(answer.delay).await;
                     let mut builder = Response::builder()
                         .status(answer.status)
@@ -218,7 +229,12 @@ impl MockProvider {
     }
 
     pub fn serve(&self, response: MockResponse) {
-        *self.response.lock().unwrap_or_else(|e| e.into_inner()) = response;
+        self.serve_sequence(vec![response]);
+    }
+
+    /// Serves each response once, in order, then the last one for good.
+    pub fn serve_sequence(&self, responses: Vec<MockResponse>) {
+        *self.response.lock().unwrap_or_else(|e| e.into_inner()) = responses.into();
     }
 
     pub fn serve_fixture(&self, name: &str) {
@@ -275,6 +291,8 @@ poll_interval = "200ms"
 {token}
 [log]
 level = "warn"
+[archive]
+dir = "{archive}"
 [providers.fever]
 kind = "fever-xml"
 enabled = {enabled}
@@ -282,9 +300,13 @@ url = "{feed_url}"
 interval = "1h"
 timeout = "2s"
 timezone = "UTC"
+retry_backoff = "50ms"
 {extra}
 "#,
         enabled = options.enabled,
+        archive = std::env::temp_dir()
+            .join(format!("boxoffice-test-{}", uuid::Uuid::new_v4().simple()))
+            .display(),
         feed_url = options.feed_url,
         extra = options.extra_toml,
     );

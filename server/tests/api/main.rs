@@ -9,4 +9,6 @@ mod cli;
 mod cluster;
 mod e2e;
 mod events;
+mod faults;
 mod routes;
+mod status;

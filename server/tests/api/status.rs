@@ -1,0 +1,224 @@
+//! GET /status: the operator's page, over plain HTTP and rendered by headless Chromium.
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+/// How long one Chromium run may take before it is killed.
+const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A server over SQLite whose `fever` instance has synced `response_1.xml` once.
+async fn synced_app() -> (TestDatabase, MockProvider, TestApp) {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual(&feed.url)).await;
+    let (status, report) = app.sync().await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["inserted"], 3, "{report}");
+    // The read model is rebuilt after the commit; wait until it serves the items.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, ready) = app.get("/ready").await;
+        if ready["data"]["items"] == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the read model never served 3 items: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (db, feed, app)
+}
+
+/// The `<tr data-provider="NAME">…</tr>` of `html`.
+fn provider_row<'a>(html: &'a str, name: &str) -> &'a str {
+    let start = html
+        .find(&format!("<tr data-provider=\"{name}\""))
+        .unwrap_or_else(|| panic!("no row for {name} in {html}"));
+    let end = html[start..]
+        .find("</tr>")
+        .unwrap_or_else(|| panic!("the {name} row never ends"));
+    &html[start..start + end]
+}
+
+#[tokio::test]
+async fn the_status_page_lists_each_provider_with_its_last_run() {
+    let (db, _feed, app) = synced_app().await;
+
+    let response = app
+        .client
+        .get(format!("{}/status", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let html = response.text().await.unwrap();
+
+    assert!(html.contains("Boxoffice status"));
+    assert!(html.contains("<table id=\"providers\""), "{html}");
+    assert!(html.contains("data-provider=\"fever\""), "{html}");
+    assert!(html.contains("id=\"items\">3<"), "total items served: {html}");
+    let row = provider_row(&html, "fever");
+    for needle in [
+        ">fever<",
+        "fever-xml",
+        ">no<",
+        "every 1h",
+        "succeeded",
+        "3 <span>/</span> 3 <span>/</span> 0 <span>/</span> 0 <span>/</span> 0",
+    ] {
+        assert!(row.contains(needle), "{needle:?} not in {row}");
+    }
+    assert!(row.ends_with("<td class=\"num\">3</td>"), "items served: {row}");
+    assert!(html.contains("href=\"/docs/\"") && html.contains("href=\"/openapi.json\""));
+    assert!(!html.contains("<script"), "the page needs no script");
+    assert!(
+        !html.contains("https://"),
+        "the page loads nothing from elsewhere"
+    );
+
+    let (status, openapi) = app.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(openapi["paths"]["/status"]["get"]["operationId"], "statusPage");
+    app.stop().await;
+    db.drop_now().await;
+}
+
+/// The Chromium binary: `$CHROMIUM`, else /usr/bin/chromium. Missing is a failure.
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        path.is_file(),
+        "headless Chromium is required by this test and was not found at {} (set CHROMIUM to another path); \
+         `make test` installs it (`make chromium`: apt-get install chromium)",
+        path.display()
+    );
+    path
+}
+
+/// Where tests leave files to look at: `$CARGO_TARGET_DIR/test-artifacts`, else
+/// `<workspace>/target/test-artifacts`.
+fn artifacts_dir() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || workspace.join("target"),
+        |dir| {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace.join(dir)
+            }
+        },
+    );
+    let dir = target.join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    dir
+}
+
+/// Runs headless Chromium with `args` then `url`, killed after [`CHROMIUM_TIMEOUT`];
+/// returns its standard output. Panics, with its standard error, unless it exits 0.
+async fn run_chromium(args: Vec<String>, url: String) -> String {
+    let binary = chromium();
+    tokio::task::spawn_blocking(move || {
+        let profile = tempfile::tempdir().unwrap();
+        let logs = tempfile::tempdir().unwrap();
+        let (stdout_path, stderr_path) = (logs.path().join("stdout"), logs.path().join("stderr"));
+        let mut child = Command::new(&binary)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+                "--disable-crash-reporter",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(&args)
+            .arg(&url)
+            .stdin(Stdio::null())
+            .stdout(File::create(&stdout_path).unwrap())
+            .stderr(File::create(&stderr_path).unwrap())
+            // Its own process group, so that a timeout kills its helpers too.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        let deadline = Instant::now() + CHROMIUM_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .status();
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        match status {
+            None => {
+                panic!("Chromium {args:?} {url} took over {CHROMIUM_TIMEOUT:?}; killed. stderr:\n{stderr}")
+            }
+            Some(status) if !status.success() => {
+                panic!("Chromium {args:?} {url} exited with {status}. stderr:\n{stderr}")
+            }
+            Some(_) => std::fs::read_to_string(&stdout_path).unwrap(),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_renders_in_headless_chromium() {
+    let (db, _feed, app) = synced_app().await;
+    let url = format!("{}/status", app.address);
+
+    let dom = run_chromium(vec!["--dump-dom".into()], url.clone()).await;
+    assert!(dom.contains("<table id=\"providers\""), "{dom}");
+    let row = provider_row(&dom, "fever");
+    assert!(row.contains("succeeded") && row.contains("fever-xml"), "{row}");
+
+    let png = artifacts_dir().join("status.png");
+    let _ = std::fs::remove_file(&png);
+    run_chromium(
+        vec![
+            format!("--screenshot={}", png.display()),
+            "--window-size=1280,800".into(),
+            "--hide-scrollbars".into(),
+        ],
+        url,
+    )
+    .await;
+    let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("reading {}: {e}", png.display()));
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is no PNG",
+        png.display()
+    );
+    assert!(
+        bytes.len() > 5 * 1024,
+        "{} is only {} bytes: a blank page?",
+        png.display(),
+        bytes.len()
+    );
+    app.stop().await;
+    db.drop_now().await;
+}
