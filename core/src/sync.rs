@@ -214,7 +214,6 @@ pub struct SyncEngine {
     batch_size: usize,
     archive: Option<PayloadArchive>,
     committed: watch::Sender<u64>,
-    finished: watch::Sender<Option<SyncReport>>,
 }
 
 /// Where a run's document comes from.
@@ -252,18 +251,12 @@ impl SyncEngine {
             batch_size: batch_size.max(1),
             archive,
             committed: watch::channel(0).0,
-            finished: watch::channel(None).0,
         }
     }
 
     /// Changes each time a run commits changes to the store.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.committed.subscribe()
-    }
-
-    /// Holds each run's report as it finishes (for metrics).
-    pub fn reports(&self) -> watch::Receiver<Option<SyncReport>> {
-        self.finished.subscribe()
     }
 
     /// The configured instances, sorted by name.
@@ -379,8 +372,8 @@ impl SyncEngine {
             }
         }
         state.last_report = Some(report.clone());
+        record_metrics(&report, state.circuit(Utc::now()), state.last_success);
         drop(state);
-        self.finished.send_replace(Some(report.clone()));
         Ok(report)
     }
 
@@ -573,6 +566,32 @@ impl SyncEngine {
             })
             .collect()
     }
+}
+
+/// Publishes a run through the `metrics` facade (the server exports it).
+fn record_metrics(report: &SyncReport, circuit: CircuitState, last_success: Option<DateTime<Utc>>) {
+    let provider = report.provider.clone();
+    metrics::counter!("boxoffice_sync_runs_total", "provider" => provider.clone(), "status" => report.status.as_str())
+        .increment(1);
+    for (outcome, count) in [
+        ("inserted", report.inserted),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+        ("rejected", report.rejected),
+    ] {
+        metrics::counter!("boxoffice_sync_records_total", "provider" => provider.clone(), "outcome" => outcome)
+            .increment(count);
+    }
+    if let Some(at) = last_success {
+        metrics::gauge!("boxoffice_sync_last_success_timestamp_seconds", "provider" => provider.clone())
+            .set(at.timestamp() as f64);
+    }
+    let circuit = match circuit {
+        CircuitState::Closed => 0.0,
+        CircuitState::HalfOpen => 1.0,
+        CircuitState::Open => 2.0,
+    };
+    metrics::gauge!("boxoffice_sync_circuit_state", "provider" => provider).set(circuit);
 }
 
 fn log_report(report: &SyncReport) {

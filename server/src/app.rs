@@ -72,6 +72,7 @@ pub struct Application {
 impl Application {
     /// Builds everything and binds `server.addr` (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        crate::metrics::handle();
         let services = Services::start(&config).await?;
         let read_model = Arc::new(
             ReadModel::load(Arc::clone(&services.store))
@@ -123,17 +124,30 @@ impl Application {
             self.config.database.poll_interval,
             stop_rx,
         );
-        let router = http::router(self.state, self.config.server.request_timeout);
+        let limits = &self.config.server;
+        let guard = http::guard::GuardConfig {
+            max_query_bytes: limits.max_query_bytes,
+            limiter: limits.rate_limit.enabled.then(|| {
+                Arc::new(http::guard::RateLimiter::new(
+                    limits.rate_limit.per_second,
+                    limits.rate_limit.burst,
+                ))
+            }),
+        };
+        let router = http::router(self.state, limits.request_timeout, guard);
         info!(addr = %self.listener.local_addr()?, "Serving.");
         let stop_tx_for_signal = stop_tx.clone();
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                info!("Shutting down: finishing in-flight requests.");
-                let _ = stop_tx_for_signal.send(true);
-            })
-            .await
-            .context("serving HTTP")?;
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            info!("Shutting down: finishing in-flight requests.");
+            let _ = stop_tx_for_signal.send(true);
+        })
+        .await
+        .context("serving HTTP")?;
         let _ = stop_tx.send(true);
         for task in schedules {
             let _ = task.await;

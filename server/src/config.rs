@@ -58,6 +58,32 @@ pub struct ServerConfig {
     /// max-age`); revalidation with `If-None-Match` is always cheap.
     #[serde(with = "humantime_serde")]
     pub search_max_age: Duration,
+    /// Longest query string accepted (longer: 414 in the error envelope).
+    pub max_query_bytes: usize,
+    /// Per-client rate limit of every route.
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `[server.rate_limit]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Off by default: a marketplace's own front end is usually the only client.
+    pub enabled: bool,
+    /// Requests a second each client address may make on average.
+    pub per_second: f64,
+    /// Requests a client may make at once.
+    pub burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            per_second: 50.0,
+            burst: 100,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -66,6 +92,8 @@ impl Default for ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
             request_timeout: Duration::from_secs(10),
             search_max_age: Duration::from_secs(1),
+            max_query_bytes: 2048,
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }

@@ -31,8 +31,10 @@
 //!   and EXDATE (with TZID too). Occurrences are computed on DTSTART's wall clock from
 //!   DTSTART (which counts as the first, as the RFC says) up to `now + horizon`; past
 //!   ones are sent too (the store keeps everything ever seen), but only the latest
-//!   [`MAX_OCCURRENCES`] of one event. A rule that would walk more than
-//!   [`recur`]'s step limit to reach the horizon is rejected. An override whose
+//!   [`MAX_OCCURRENCES`] of one event. A rule that would take more than 500 000
+//!   steps (periods and candidate days) to reach the horizon, such as a daily rule
+//!   from the year 1000, is rejected. Unsupported rule parts (BYHOUR, BYWEEKNO,
+//!   BYYEARDAY, sub-daily frequencies) reject the event. An override whose
 //!   occurrence is not generated is sent on its own when it starts within the horizon.
 //! - **Sell mode.** `STATUS:CANCELLED` is `offline`; anything else the instance's
 //!   `sell_mode` (default `online`). No prices (no zones), no organizer, never sold
@@ -285,6 +287,30 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-06-30T12:00:00Z")
             .map(|at| at.with_timezone(&Utc))
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn read_errors_mean_what_their_cause_says() {
+        let too_large = std::io::Error::other(boxoffice_core::feed::FeedTooLarge { limit: 10 });
+        assert!(matches!(
+            read_error(&too_large),
+            ProviderError::TooLarge { limit: 10 }
+        ));
+        let timed_out = std::io::Error::other(IcalError::TimedOut(Duration::from_millis(300)));
+        match read_error(&timed_out) {
+            ProviderError::Fetch {
+                message, transient, ..
+            } => {
+                assert!(transient);
+                assert_eq!(message, "timed out after 300ms");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        assert!(matches!(
+            read_error(&reset),
+            ProviderError::Fetch { transient: true, .. }
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod admin;
 mod error;
 mod events;
+pub mod guard;
 mod search;
 mod status;
 
@@ -49,7 +50,7 @@ pub struct AppState {
 }
 
 /// The whole router with its middleware.
-pub fn router(state: AppState, request_timeout: Duration) -> Router {
+pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardConfig) -> Router {
     let openapi: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap_or_default();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi);
     let x_request_id = header::HeaderName::from_static("x-request-id");
@@ -68,10 +69,13 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )
         .route("/admin/providers/{name}/runs", get(admin::list_runs))
         .route("/admin/providers/{name}/rejects", get(admin::list_rejects))
+        .route("/metrics", get(crate::metrics::metrics))
         .merge(docs)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

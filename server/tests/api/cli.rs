@@ -143,3 +143,23 @@ fn environment_variables_override_the_file() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("enabled=false interval=1h"), "{text}");
 }
+
+#[test]
+fn an_unreachable_store_at_start_up_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "postgres://postgres@127.0.0.1:1/nowhere",
+        "http://127.0.0.1:9/feed",
+        "",
+    );
+    let started = std::time::Instant::now();
+    let output = boxoffice(&config, &["serve"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("connecting to the store at postgres://postgres@127.0.0.1:1/nowhere"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}

@@ -261,3 +261,59 @@ async fn faults_never_change_the_store_and_say_what_happened() {
     app.stop().await;
     app2.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cancels_a_running_sync_without_a_partial_commit() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let feed = MockProvider::start(MockResponse {
+        delay: Duration::from_secs(5),
+        ..MockResponse::ok(fixture("response_1.xml"))
+    })
+    .await;
+    let app = TestApp::spawn(
+        &db.url,
+        AppOptions {
+            enabled: true,
+            ..AppOptions::manual(&feed.url)
+        },
+    )
+    .await;
+    // The start-up sync is waiting on the provider.
+    let started = std::time::Instant::now();
+    while feed.hits() == 0 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(feed.hits(), 1);
+    let stopping = std::time::Instant::now();
+    app.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(3),
+        "shutdown waited for the sync: {:?}",
+        stopping.elapsed()
+    );
+    let app = TestApp::spawn(&db.url, AppOptions::manual(&feed.url)).await;
+    assert!(
+        app.search("").await.is_empty(),
+        "a cancelled sync committed something"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_store_is_lost_ready_says_so_and_search_keeps_serving() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual(&feed.url)).await;
+    app.sync().await;
+    let before = app.search(SCENARIO_WINDOW).await;
+    assert_eq!(before.len(), 3);
+    // The database disappears under the running service.
+    db.drop_now().await;
+    let (status, body) = app.get("/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert_eq!(app.search(SCENARIO_WINDOW).await, before);
+    let (status, _) = app.get("/health").await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}

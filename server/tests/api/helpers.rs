@@ -260,6 +260,8 @@ pub struct AppOptions {
     pub enabled: bool,
     pub admin_token: Option<&'static str>,
     pub extra_toml: String,
+    /// Lines of the `[server]` table.
+    pub server_toml: String,
 }
 
 impl AppOptions {
@@ -270,6 +272,7 @@ impl AppOptions {
             enabled: false,
             admin_token: Some(ADMIN_TOKEN),
             extra_toml: String::new(),
+            server_toml: String::new(),
         }
     }
 }
@@ -283,6 +286,7 @@ pub fn config_for(database_url: &str, options: &AppOptions) -> Config {
         r#"
 [server]
 addr = "127.0.0.1:0"
+{server}
 [database]
 url = "{database_url}"
 max_connections = 4
@@ -309,6 +313,7 @@ retry_backoff = "50ms"
             .display(),
         feed_url = options.feed_url,
         extra = options.extra_toml,
+        server = options.server_toml,
     );
     Config::from_figment(Figment::new().merge(Toml::string(&toml))).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -127,3 +127,82 @@ async fn unknown_routes_and_methods_answer_in_the_envelope() {
     assert!(response.headers().contains_key("x-request-id"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_and_runs_per_provider() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual(&feed.url)).await;
+    app.sync().await;
+    app.search("").await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("http_requests_total{route=\"/search\""), "{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{route=\"/search\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("boxoffice_sync_runs_total{provider=\"fever\",status=\"succeeded\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("boxoffice_sync_records_total{provider=\"fever\",outcome=\"inserted\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("boxoffice_sync_circuit_state{provider=\"fever\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("boxoffice_items_served{provider=\"fever\"} 3"),
+        "{text}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_query_string_is_refused() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual("http://127.0.0.1:9/feed")).await;
+    let (status, body) = app.get(&format!("/search?pad={}", "x".repeat(4000))).await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG);
+    assert_eq!(body["error"]["code"], "query_too_long");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429_with_retry_after_when_on() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let options = AppOptions {
+        server_toml: "[server.rate_limit]\nenabled = true\nper_second = 1.0\nburst = 3\n".into(),
+        ..AppOptions::manual("http://127.0.0.1:9/feed")
+    };
+    let app = TestApp::spawn(&db.url, options).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let response = app
+            .client
+            .get(format!("{}/search", app.address))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "rate_limited");
+            statuses.push(429);
+        } else {
+            statuses.push(response.status().as_u16());
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    app.stop().await;
+}
