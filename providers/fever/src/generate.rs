@@ -39,7 +39,7 @@ const TITLES: &[&str] = &[
     "Monólogo",
     "Ópera",
     "Flamenco",
-    "Jazz & Blues",
+    "Jazz y Blues",
     "Musical",
     "Circo",
 ];
