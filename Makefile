@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export BOXOFFICE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run build test lint fmt clean chromium
+.PHONY: run build test lint fmt clean bench chromium
 
 run:
 	$(CARGO) run --release -p boxoffice-server --bin boxoffice -- serve
@@ -14,6 +14,10 @@ build:
 test: chromium
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+
+## Every figure of BENCHMARKS.md (parser, ingest on SQLite and PostgreSQL, /search under load).
+bench:
+	bash bench/run.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -49,6 +49,8 @@ pub enum Command {
     },
     /// List the registered provider kinds and the configured instances.
     Providers,
+    /// Validate the configuration and list every problem, each naming its key.
+    CheckConfig,
     /// Write a deterministic Fever feed to standard output, for tests and benchmarks.
     GenFeed {
         /// `<base_event>` elements.
@@ -87,6 +89,15 @@ impl Cli {
             return write_feed(std::io::BufWriter::with_capacity(1 << 16, stdout), &shape)
                 .context("writing the feed to standard output");
         }
+        if let Some(Command::CheckConfig) = self.command {
+            let config = Config::load(self.config.as_deref())?;
+            println!(
+                "configuration OK: {} provider instance(s): {}",
+                config.providers.len(),
+                config.providers.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+            return Ok(());
+        }
         let config = Config::load(self.config.as_deref())?;
         telemetry::init(&config.log);
         match self.command.unwrap_or(Command::Serve) {
@@ -114,7 +125,7 @@ impl Cli {
                 print_providers(&config);
                 Ok(())
             }
-            Command::GenFeed { .. } => Ok(()),
+            Command::GenFeed { .. } | Command::CheckConfig => Ok(()),
         }
     }
 }

@@ -119,16 +119,20 @@ const STYLE: &str = "\
 :root{color-scheme:light;--fg:#1f2933;--muted:#616e7c;--line:#e4e7eb;--head:#f5f7fa;\
 --ok:#0b6e4f;--ok-bg:#e3f9e5;--bad:#b42318;--bad-bg:#fde8e8;--off-bg:#eef0f3;--run:#1d4ed8;--run-bg:#e0ebff;--warn:#8a5a00;--warn-bg:#fff4d6}\
 *{box-sizing:border-box}\
-body{margin:0;padding:32px 40px;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;\
+body{margin:0;padding:28px 32px;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;\
 color:var(--fg);background:#fff}\
 h1{margin:0 0 4px;font-size:26px;font-weight:650}\
 .summary{margin:0 0 24px;color:var(--muted)}\
 .summary strong{color:var(--fg);font-variant-numeric:tabular-nums}\
-table{border-collapse:collapse;width:100%;font-size:14px}\
+main{max-width:1400px}\
+.scroll{overflow-x:auto}\
+table{border-collapse:collapse;width:100%;font-size:13.5px}\
 caption{text-align:left;font-weight:600;font-size:17px;padding:0 0 8px}\
-th,td{padding:9px 12px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}\
+th,td{padding:8px 9px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}\
 thead th{background:var(--head);font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);\
-border-bottom:2px solid var(--line);white-space:nowrap}\
+border-bottom:2px solid var(--line);white-space:nowrap;vertical-align:bottom}\
+thead th small{display:block;font-size:11px;text-transform:none;letter-spacing:0;font-weight:400;white-space:normal}\
+td.name,td.kind,td.when{white-space:nowrap}\
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 td.name{font-weight:600}\
 code,.mono{font-family:ui-monospace,'SFMono-Regular',Menlo,Consolas,'DejaVu Sans Mono',monospace;font-size:13px}\
@@ -142,7 +146,9 @@ code,.mono{font-family:ui-monospace,'SFMono-Regular',Menlo,Consolas,'DejaVu Sans
 .idle{color:var(--muted)}\
 .counts{white-space:nowrap}\
 .counts span{color:var(--muted)}\
-td.error{color:var(--bad);max-width:28em;overflow-wrap:anywhere}\
+td.error{color:var(--bad);min-width:14em;max-width:30em;overflow-wrap:break-word}\
+td.error.err-partial{color:var(--warn)}\
+thead th.wrap{white-space:normal}\
 .muted{color:var(--muted)}\
 nav{margin-top:28px;padding-top:14px;border-top:1px solid var(--line);color:var(--muted)}\
 nav a{color:var(--run);margin-right:18px;text-decoration:none}\
@@ -158,22 +164,22 @@ impl Page {
              <meta http-equiv=\"refresh\" content=\"30\">\n<title>Boxoffice status</title>\n<style>",
         );
         html.push_str(STYLE);
-        html.push_str("</style>\n</head>\n<body>\n<h1>Boxoffice status</h1>\n");
-        let _ = write!(
+        html.push_str("</style>\n</head>\n<body>\n<main>\n<h1>Boxoffice status</h1>\n");
+        let _ = writeln!(
             html,
             "<p class=\"summary\">Items served: <strong id=\"items\">{}</strong> \
              &middot; data version <strong id=\"data-version\">{}</strong> \
-             &middot; page generated {} (refreshes every 30&nbsp;s)</p>\n",
+             &middot; page generated {} (refreshes every 30&nbsp;s)</p>",
             self.items,
             self.version,
             rfc3339(self.generated_at),
         );
         html.push_str(
-            "<table id=\"providers\">\n<caption>Provider instances</caption>\n<thead><tr>\
+            "<div class=\"scroll\">\n<table id=\"providers\">\n<caption>Provider instances</caption>\n<thead><tr>\
              <th>Name</th><th>Kind</th><th>Enabled</th><th>Schedule</th><th>Running</th>\
              <th>Last run</th><th>When (UTC)</th>\
-             <th>Seen / inserted / updated / unchanged / rejected</th><th>Error</th>\
-             <th class=\"num\">Items served</th></tr></thead>\n<tbody>\n",
+             <th class=\"num\">Counts<small>seen / inserted / updated / unchanged / rejected</small></th>\
+             <th>Error</th><th class=\"num wrap\">Items served</th></tr></thead>\n<tbody>\n",
         );
         if self.rows.is_empty() {
             html.push_str(
@@ -183,11 +189,11 @@ impl Page {
         for row in &self.rows {
             render_row(&mut html, row);
         }
-        html.push_str("</tbody>\n</table>\n<nav><a href=\"/docs/\">API docs</a><a href=\"/openapi.json\">OpenAPI document</a>");
+        html.push_str("</tbody>\n</table>\n</div>\n<nav><a href=\"/docs/\">API docs</a><a href=\"/openapi.json\">OpenAPI document</a>");
         if self.link_metrics {
             html.push_str("<a href=\"/metrics\">Metrics</a>");
         }
-        html.push_str("</nav>\n</body>\n</html>\n");
+        html.push_str("</nav>\n</main>\n</body>\n</html>\n");
         html
     }
 }
@@ -202,7 +208,7 @@ fn render_row(html: &mut String, row: &Row) {
     };
     let _ = write!(
         html,
-        "<tr data-provider=\"{name}\"><td class=\"name\">{name}</td><td><code>{kind}</code></td>\
+        "<tr data-provider=\"{name}\"><td class=\"name\">{name}</td><td class=\"kind\"><code>{kind}</code></td>\
          <td><span class=\"badge {enabled_class}\">{enabled}</span></td>\
          <td>every {interval}</td><td><span class=\"{running_class}\">{running}</span></td>",
         kind = escape_html(&row.kind),
@@ -211,7 +217,7 @@ fn render_row(html: &mut String, row: &Row) {
     match &row.last_run {
         None => html.push_str(
             "<td><span class=\"badge never\">never</span></td><td class=\"muted\">&mdash;</td>\
-             <td class=\"muted\">&mdash;</td><td></td>",
+             <td class=\"muted num\">&mdash;</td><td></td>",
         ),
         Some(run) => {
             let status = escape_html(run.status);
@@ -219,14 +225,18 @@ fn render_row(html: &mut String, row: &Row) {
             let _ = write!(
                 html,
                 "<td><span class=\"badge {status}\">{status}</span></td>\
-                 <td class=\"mono\"><time datetime=\"{when}\">{when}</time></td>\
+                 <td class=\"mono when\"><time datetime=\"{when}\">{when}</time></td>\
                  <td class=\"counts num\">{} <span>/</span> {} <span>/</span> {} <span>/</span> {} \
                  <span>/</span> {}</td>",
                 run.seen, run.inserted, run.updated, run.unchanged, run.rejected,
             );
             match run.error.as_deref() {
                 Some(error) => {
-                    let _ = write!(html, "<td class=\"error\">{}</td>", escape_html(error));
+                    let _ = write!(
+                        html,
+                        "<td class=\"error err-{status}\">{}</td>",
+                        escape_html(error)
+                    );
                 }
                 None => html.push_str("<td></td>"),
             }
