@@ -29,6 +29,7 @@ use quick_xml::encoding::Decoder;
 use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
 use quick_xml::{Reader, errors::Error as XmlError, errors::SyntaxError};
 use rust_decimal::Decimal;
+use smallvec::SmallVec;
 use tokio::io::AsyncBufRead;
 
 use crate::error::from_read_error;
@@ -253,7 +254,7 @@ impl<'c> FeedParser<'c> {
                     )));
                 }
                 for (key, _) in attributes(tag, decoder, self.offset)? {
-                    if !ROOT_ATTRIBUTES.contains(&key.as_str()) {
+                    if !ROOT_ATTRIBUTES.contains(&key.as_ref()) {
                         sink.unknown(&format!("eventList@{}", shorten(&key)));
                     }
                 }
@@ -443,23 +444,26 @@ fn check_declaration(declaration: &BytesDecl<'_>) -> Result<(), ProviderError> {
     }
 }
 
+/// A tag's attributes: names and unescaped values, borrowed from the tag when possible.
+type Attributes<'a> = SmallVec<[(Cow<'a, str>, Cow<'a, str>); 8]>;
+
 /// A tag's attributes, names and unescaped values. Duplicates, bad quoting and
 /// undefined entities are not well-formed XML and fail the feed.
-fn attributes(
-    tag: &BytesStart<'_>,
-    decoder: Decoder,
-    offset: u64,
-) -> Result<Vec<(String, String)>, ProviderError> {
+fn attributes<'a>(tag: &'a BytesStart<'_>, decoder: Decoder, offset: u64) -> Result<Attributes<'a>, ProviderError> {
     let not_well_formed =
         |error: &dyn std::fmt::Display| malformed(format!("not well-formed XML at byte {offset}: {error}"));
     tag.attributes()
         .map(|attribute| {
             let attribute = attribute.map_err(|error| not_well_formed(&error))?;
-            let key = String::from_utf8_lossy(attribute.key.as_ref()).into_owned();
+            // Borrowed unless the value holds an escape: no allocation per attribute.
+            // The whole tag was checked to be UTF-8 already.
+            let key = std::str::from_utf8(attribute.key.into_inner())
+                .map(Cow::Borrowed)
+                .map_err(|error| not_well_formed(&error))?;
             let value = attribute
                 .decode_and_unescape_value(decoder)
                 .map_err(|error| not_well_formed(&error))?;
-            Ok((key, value.into_owned()))
+            Ok((key, value))
         })
         .collect()
 }
@@ -477,7 +481,7 @@ struct BaseEventHead {
 }
 
 impl BaseEventHead {
-    fn read(attributes: Vec<(String, String)>, markup: &str, empty: bool, sink: &mut dyn RecordSink) -> Self {
+    fn read(attributes: Attributes<'_>, markup: &str, empty: bool, sink: &mut dyn RecordSink) -> Self {
         let mut head = BaseEventHead {
             id: None,
             title: None,
@@ -489,9 +493,9 @@ impl BaseEventHead {
         head.raw.push_tag(markup, empty);
         head.problems = missing(&attributes, &["base_event_id", "sell_mode", "title"]);
         for (key, value) in attributes {
-            match key.as_str() {
-                "base_event_id" => head.id = required_id(&key, value, &mut head.problems),
-                "title" => head.title = Some(value),
+            match key.as_ref() {
+                "base_event_id" => head.id = required_id(&key, value.into_owned(), &mut head.problems),
+                "title" => head.title = Some(value.into_owned()),
                 "sell_mode" => {
                     head.sell_mode = SellMode::parse(&value);
                     if head.sell_mode.is_none() {
@@ -502,7 +506,7 @@ impl BaseEventHead {
                     }
                 }
                 "organizer_company_id" => {
-                    head.organizer_company_id = Some(value).filter(|id| !id.is_empty());
+                    head.organizer_company_id = Some(value.into_owned()).filter(|id| !id.is_empty());
                 }
                 _ => sink.unknown(&format!("base_event@{}", shorten(&key))),
             }
@@ -526,7 +530,7 @@ struct EventDraft {
 
 impl EventDraft {
     fn read(
-        attributes: Vec<(String, String)>,
+        attributes: Attributes<'_>,
         markup: &str,
         empty: bool,
         base: Option<&BaseEventHead>,
@@ -547,8 +551,8 @@ impl EventDraft {
         draft.problems = missing(&attributes, &["event_id", "event_start_date", "event_end_date"]);
         for (key, value) in attributes {
             let problems = &mut draft.problems;
-            match key.as_str() {
-                "event_id" => draft.id = required_id(&key, value, problems),
+            match key.as_ref() {
+                "event_id" => draft.id = required_id(&key, value.into_owned(), problems),
                 "event_start_date" => draft.start = date_time(&key, &value, problems),
                 "event_end_date" => draft.end = date_time(&key, &value, problems),
                 "sell_from" => draft.sell_from = date_time(&key, &value, problems),
@@ -562,16 +566,11 @@ impl EventDraft {
 
     fn add_zone(
         &mut self,
-        attributes: Vec<(String, String)>,
+        attributes: Attributes<'_>,
         markup: &str,
         empty: bool,
         sink: &mut dyn RecordSink,
     ) {
-        self.raw.push_tag(markup, true);
-        if !empty {
-            // Its content (unknown to the mapping) is skipped; the tag is what matters.
-            self.raw.push("</zone>");
-        }
         let mut zone_id = None;
         let mut name = String::new();
         let mut capacity = None;
@@ -579,11 +578,11 @@ impl EventDraft {
         let mut numbered = Some(false);
         let mut problems = missing(&attributes, &["zone_id", "capacity", "price"]);
         for (key, value) in attributes {
-            match key.as_str() {
+            match key.as_ref() {
                 "zone_id" => {
-                    zone_id = required_id(&key, value, &mut problems);
+                    zone_id = required_id(&key, value.into_owned(), &mut problems);
                 }
-                "name" => name = value,
+                "name" => name = value.into_owned(),
                 "capacity" => {
                     capacity = value.trim().parse::<u32>().ok();
                     if capacity.is_none() {
@@ -611,9 +610,6 @@ impl EventDraft {
                 _ => sink.unknown(&format!("zone@{}", shorten(&key))),
             }
         }
-        let label = zone_id
-            .as_deref()
-            .map_or_else(|| "?".to_owned(), |id| shorten(id).into_owned());
         match (zone_id, capacity, price, numbered) {
             (Some(zone_id), Some(capacity), Some(price), Some(numbered)) if problems.is_empty() => {
                 self.zones.push(Zone {
@@ -624,7 +620,10 @@ impl EventDraft {
                     numbered,
                 });
             }
-            _ => {
+            (zone_id, ..) => {
+                // Only the zones at fault join the raw markup: good ones cost nothing.
+                self.raw.push_tag(markup, true);
+                let label = zone_id.as_deref().map_or(Cow::Borrowed("?"), shorten);
                 for problem in problems {
                     self.problems.push(format!("zone {label}: {problem}"));
                 }
@@ -686,7 +685,7 @@ impl EventDraft {
 }
 
 /// "`name` is missing" for each of `required` that is not among `attributes`.
-fn missing(attributes: &[(String, String)], required: &[&str]) -> Vec<String> {
+fn missing(attributes: &Attributes<'_>, required: &[&str]) -> Vec<String> {
     required
         .iter()
         .filter(|name| !attributes.iter().any(|(key, _)| key == *name))
@@ -754,13 +753,12 @@ struct RawMarkup {
 impl RawMarkup {
     /// Appends a tag whose content (name and attributes) is `markup`.
     fn push_tag(&mut self, markup: &str, empty: bool) {
-        let markup = markup.trim_end();
-        let tag = if empty {
-            format!("<{markup}/>")
-        } else {
-            format!("<{markup}>")
-        };
-        self.push(&tag);
+        if self.full {
+            return;
+        }
+        self.push("<");
+        self.push(markup.trim_end());
+        self.push(if empty { "/>" } else { ">" });
     }
 
     fn push(&mut self, part: &str) {
