@@ -10,10 +10,12 @@ run:
 build:
 	$(CARGO) build --release -p boxoffice-server --bin boxoffice
 
-## Every test: unit and integration, on SQLite and on PostgreSQL ($$BOXOFFICE_TEST_POSTGRES_URL).
+## Every test: unit and integration, on SQLite and on PostgreSQL ($$BOXOFFICE_TEST_POSTGRES_URL),
+## the /status page in headless Chromium, and schemathesis against the served OpenAPI document.
 test: chromium
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	bash tools/contract_test.sh
 
 ## Every figure of BENCHMARKS.md (parser, ingest on SQLite and PostgreSQL, /search under load).
 bench:

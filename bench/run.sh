@@ -95,7 +95,6 @@ ingest PostgreSQL "$OUT/postgres.toml"
 psql "$PG_ADMIN" -qc "DROP DATABASE $PG_DB WITH (FORCE)" >/dev/null
 
 echo "== /search under load (wrk -t2 -c64 -d$DURATION, SQLite store)"
-cp "$OUT/large-1.xml" "$OUT/feed.xml"
 "$BIN" --config "$OUT/sqlite.toml" serve 2>"$OUT/serve.log" &
 pids+=($!)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$APP_PORT/ready" >/dev/null && break; sleep 0.2; done
@@ -113,7 +112,8 @@ load "narrow window" "$NARROW"
 load "wide window" "$WIDE"
 
 echo "-- narrow window while a large sync (every record changed) runs"
-cp "$OUT/large-2.xml" "$OUT/feed.xml"
+# The store holds large-2's values (the last ingest): syncing large-1 changes every record.
+cp "$OUT/large-1.xml" "$OUT/feed.xml"
 ( sleep 1; curl -s -o "$OUT/sync-during-load.json" -w "sync answered %{http_code} after %{time_total}s\n" \
     -X POST -H "Authorization: Bearer bench" "http://127.0.0.1:$APP_PORT/admin/providers/bench/sync" ) &
 sync_pid=$!

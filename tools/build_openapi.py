@@ -6,6 +6,7 @@ Run after changing a route: python3 tools/build_openapi.py ../shared/spec/search
 """
 import json
 import sys
+import uuid
 
 import yaml
 
@@ -86,7 +87,10 @@ components["schemas"]["SyncReport"] = {
         "provider": {"type": "string"},
         "started_at": {"type": "string", "format": "date-time"},
         "finished_at": {"type": "string", "format": "date-time"},
-        "status": {"type": "string", "enum": ["succeeded", "failed"]},
+        "status": {"type": "string", "enum": ["succeeded", "partial", "failed"]},
+        "attempts": {"type": "integer"},
+        "payload": {"type": "string"},
+        "replayed_from": {"type": "string"},
         "seen": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"},
         "unchanged": {"type": "integer"}, "rejected": {"type": "integer"},
         "rejections": {"type": "array", "items": {"type": "object", "required": ["record", "reason"], "properties": {
@@ -102,6 +106,9 @@ components["schemas"]["ProviderStatus"] = {
     "properties": {
         "name": {"type": "string"}, "kind": {"type": "string"}, "enabled": {"type": "boolean"},
         "interval": {"type": "string", "example": "5m"}, "running": {"type": "boolean"},
+        "circuit": {"type": "string", "enum": ["closed", "open", "half-open"]},
+        "consecutive_failures": {"type": "integer"},
+        "last_success": {"type": "string", "format": "date-time", "nullable": True},
         "last_report": {"nullable": True, "allOf": [{"$ref": "#/components/schemas/SyncReport"}]},
     },
 }
@@ -112,7 +119,10 @@ admin_errors = {"401": envelope_error, "403": envelope_error, "404": envelope_er
 paths = contract["paths"]
 paths["/events/{id}"] = {"get": {
     "operationId": "getEvent", "summary": "One item with its details, searchable or not",
-    "parameters": [{"in": "path", "name": "id", "required": True, "schema": {"type": "string", "format": "uuid"}}],
+    "parameters": [{"in": "path", "name": "id", "required": True, "schema": {"type": "string", "format": "uuid"},
+                    # Fever's session 291 of base event 291, for an instance named "fever": ids are
+                    # UUIDv5, so this one is the same everywhere that instance name is used.
+                    "example": str(uuid.uuid5(uuid.UUID("6b0f4f3e-2d1c-4a5b-9e8f-7a6b5c4d3e2f"), "fever\x1f291\x1f291"))}],
     "responses": {
         "200": ok({"type": "object", "required": ["event"], "properties": {"event": {"$ref": "#/components/schemas/EventDetails"}}}, "The item"),
         "400": envelope_error, "404": envelope_error, "500": envelope_error,
@@ -167,6 +177,63 @@ paths["/admin/providers/{name}/runs"] = {"get": {
         "400": envelope_error, **admin_errors,
     },
 }}
+
+# Optional extensions of /search, documented beside the contract's parameters (which
+# stay first and unchanged), and the statuses the service adds around it.
+search = paths["/search"]["get"]
+search["parameters"] += [
+    {"in": "query", "name": "limit", "required": False,
+     "description": "Extension: at most this many events; `data.next_cursor` then says where the next page starts",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    {"in": "query", "name": "cursor", "required": False,
+     "description": "Extension: the `next_cursor` of the previous page", "schema": {"type": "string"}},
+    {"in": "query", "name": "provider", "required": False,
+     "description": "Extension: only events of this provider instance", "schema": {"type": "string"}},
+]
+search["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]["properties"]["next_cursor"] = {
+    "type": "string", "nullable": True, "description": "Extension: present when `limit` is given; null on the last page"}
+search["responses"]["304"] = {"description": "Not modified (the `If-None-Match` ETag matches)"}
+for status in ("414", "429", "503"):
+    search["responses"][status] = envelope_error
+for path, item in paths.items():
+    for operation in item.values():
+        operation["responses"].setdefault("414", envelope_error)
+        operation["responses"].setdefault("429", envelope_error)
+
+paths["/metrics"] = {"get": {
+    "operationId": "metrics", "summary": "Prometheus metrics: requests per route and status, sync runs and records per provider",
+    "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+}}
+paths["/admin/providers/{name}"] = {"patch": {
+    "operationId": "patchProvider", "summary": "Switch the instance's scheduled syncs on or off, for every instance and across restarts",
+    "security": [{"adminToken": []}],
+    "parameters": [name_param],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["enabled"], "additionalProperties": False,
+        "properties": {"enabled": {"type": "boolean"}}}}}},
+    "responses": {
+        "200": ok({"type": "object", "required": ["provider"], "properties": {"provider": {"$ref": "#/components/schemas/ProviderStatus"}}}, "The instance's new state"),
+        "400": envelope_error, **admin_errors,
+    },
+}}
+paths["/admin/providers/{name}/rejects"] = {"get": {
+    "operationId": "listRejects", "summary": "The quarantine: rejected records with their reasons and raw elements, newest first",
+    "security": [{"adminToken": []}],
+    "parameters": [name_param, {"in": "query", "name": "limit", "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+    "responses": {
+        "200": ok({"type": "object", "required": ["rejects"], "properties": {"rejects": {"type": "array", "items": {
+            "type": "object", "required": ["run_id", "provider", "rejected_at", "record", "reason"],
+            "properties": {"run_id": {"type": "string", "format": "uuid"}, "provider": {"type": "string"},
+                           "rejected_at": {"type": "string", "format": "date-time"}, "record": {"type": "string"},
+                           "reason": {"type": "string"}, "raw": {"type": "string", "nullable": True}}}}}}, "The rejects"),
+        "400": envelope_error, **admin_errors,
+    },
+}}
+for path in ("/metrics", "/admin/providers/{name}", "/admin/providers/{name}/rejects"):
+    for operation in paths[path].values():
+        operation["responses"].setdefault("414", envelope_error)
+        operation["responses"].setdefault("429", envelope_error)
 
 json.dump(contract, open("server/src/http/openapi.json", "w"), indent=2)
 print("wrote server/src/http/openapi.json")

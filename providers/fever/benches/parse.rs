@@ -28,8 +28,20 @@ impl RecordSink for Counting {
 fn parse(c: &mut Criterion) {
     // 500 base events x 3 sessions x 100 zones: about 14 MB, the large feed's shape.
     let mut feed = Vec::new();
-    write_feed(&mut feed, &FeedShape { base_events: 500, events_per_base: 3, zones: 100, seed: 1 }).unwrap();
-    let context = ParseContext { provider: "fever".into(), timezone: chrono_tz::Europe::Madrid };
+    write_feed(
+        &mut feed,
+        &FeedShape {
+            base_events: 500,
+            events_per_base: 3,
+            zones: 100,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    let context = ParseContext {
+        provider: "fever".into(),
+        timezone: chrono_tz::Europe::Madrid,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let mut group = c.benchmark_group("fever");
     group.throughput(Throughput::Bytes(feed.len() as u64));

@@ -298,7 +298,7 @@ impl<'c> FeedParser<'c> {
                     }
                     Element::Zone => {
                         if let Some(event) = self.event.as_mut() {
-                            event.add_zone(attributes, markup, empty, sink);
+                            event.add_zone(attributes, markup, sink);
                         }
                     }
                 }
@@ -449,7 +449,11 @@ type Attributes<'a> = SmallVec<[(Cow<'a, str>, Cow<'a, str>); 8]>;
 
 /// A tag's attributes, names and unescaped values. Duplicates, bad quoting and
 /// undefined entities are not well-formed XML and fail the feed.
-fn attributes<'a>(tag: &'a BytesStart<'_>, decoder: Decoder, offset: u64) -> Result<Attributes<'a>, ProviderError> {
+fn attributes<'a>(
+    tag: &'a BytesStart<'_>,
+    decoder: Decoder,
+    offset: u64,
+) -> Result<Attributes<'a>, ProviderError> {
     let not_well_formed =
         |error: &dyn std::fmt::Display| malformed(format!("not well-formed XML at byte {offset}: {error}"));
     tag.attributes()
@@ -564,13 +568,7 @@ impl EventDraft {
         draft
     }
 
-    fn add_zone(
-        &mut self,
-        attributes: Attributes<'_>,
-        markup: &str,
-        empty: bool,
-        sink: &mut dyn RecordSink,
-    ) {
+    fn add_zone(&mut self, attributes: Attributes<'_>, markup: &str, sink: &mut dyn RecordSink) {
         let mut zone_id = None;
         let mut name = String::new();
         let mut capacity = None;

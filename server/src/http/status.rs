@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::AppState;
 
 /// Whether the page links to `/metrics`: only when the router serves such a route.
-const LINK_METRICS: bool = false;
+const LINK_METRICS: bool = true;
 
 /// The status page.
 pub async fn status_page(State(state): State<AppState>) -> Response {

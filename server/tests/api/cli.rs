@@ -125,11 +125,20 @@ fn a_bad_config_stops_start_up_naming_each_key() {
     let output = boxoffice(&config, &["check-config"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("providers.fever.url") && stderr.contains("providers.other.kind"), "{stderr}");
+    assert!(
+        stderr.contains("providers.fever.url") && stderr.contains("providers.other.kind"),
+        "{stderr}"
+    );
     let good = write_config(dir.path(), &database_url, "http://127.0.0.1:9/feed", "");
     let output = boxoffice(&good, &["check-config"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("configuration OK: 1 provider instance(s): fever"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("configuration OK: 1 provider instance(s): fever")
+    );
 
     let output = boxoffice(&dir.path().join("missing.toml"), &["serve"]);
     assert!(!output.status.success());

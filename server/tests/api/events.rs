@@ -38,6 +38,16 @@ async fn an_item_is_served_with_its_details(backend: Backend) {
     assert_eq!(zones[1]["numbered"], false);
     assert!(event["first_seen"].is_string() && event["last_seen"].is_string());
     assert_eq!(body["error"], serde_json::Value::Null);
+
+    // The example id of the OpenAPI document is this instance's session 291.
+    let (_, openapi) = app.get("/openapi.json").await;
+    let example = openapi["paths"]["/events/{id}"]["get"]["parameters"][0]["example"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (status, body) = app.get(&format!("/events/{example}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["event"]["title"], "Camela en concierto");
     app.stop().await;
     db.drop_now().await;
 }

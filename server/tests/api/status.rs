@@ -78,6 +78,10 @@ async fn the_status_page_lists_each_provider_with_its_last_run() {
     }
     assert!(row.ends_with("<td class=\"num\">3</td>"), "items served: {row}");
     assert!(html.contains("href=\"/docs/\"") && html.contains("href=\"/openapi.json\""));
+    assert!(
+        html.contains("href=\"/metrics\""),
+        "the page links to the metrics"
+    );
     assert!(!html.contains("<script"), "the page needs no script");
     assert!(
         !html.contains("https://"),

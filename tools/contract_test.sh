@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Contract test: schemathesis (PyPI, in ./.venv) against the served /openapi.json.
+# Every documented route; no 5xx; every response matching its schema. Loopback only,
+# bounded by --max-examples and --max-time; the server is stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+if [ ! -x .venv/bin/schemathesis ] || ! .venv/bin/schemathesis --version | grep -q "$SCHEMATHESIS_VERSION"; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+cargo build -q -p boxoffice-server --bin boxoffice
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+FEED_PORT=$(free_port)
+APP_PORT=$(free_port)
+cp providers/fever/tests/fixtures/response_1.xml "$work/feed.xml"
+python3 -m http.server "$FEED_PORT" --bind 127.0.0.1 --directory "$work" >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$FEED_PORT/feed.xml" >/dev/null && break; sleep 0.1; done
+cat > "$work/config.toml" <<TOML
+[server]
+addr = "127.0.0.1:$APP_PORT"
+[database]
+url = "sqlite://$work/contract.db?mode=rwc"
+[admin]
+token = "contract"
+[archive]
+dir = "$work/archive"
+[log]
+level = "error"
+[providers.fever]
+kind = "fever-xml"
+enabled = false
+url = "http://127.0.0.1:$FEED_PORT/feed.xml"
+timeout = "5s"
+retries = 0
+TOML
+target/debug/boxoffice --config "$work/config.toml" serve &
+pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$APP_PORT/health" >/dev/null && break; sleep 0.1; done
+curl -sf -X POST -H "Authorization: Bearer contract" "http://127.0.0.1:$APP_PORT/admin/providers/fever/sync" >/dev/null
+
+.venv/bin/schemathesis run "http://127.0.0.1:$APP_PORT/openapi.json" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --header "Authorization: Bearer contract" \
+  --phases examples,coverage,fuzzing \
+  --max-examples 40 \
+  --max-time 60 \
+  --workers 2 \
+  --suppress-health-check all
