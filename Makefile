@@ -1,6 +1,6 @@
 # Boxoffice. `make run` serves on 127.0.0.1:8000 with SQLite; `make test` runs every test.
 CARGO ?= cargo
-export BOXOFFICE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: run build test lint fmt clean bench chromium
 
@@ -10,7 +10,7 @@ run:
 build:
 	$(CARGO) build --release -p boxoffice-server --bin boxoffice
 
-## Every test: unit and integration, on SQLite and on PostgreSQL ($$BOXOFFICE_TEST_POSTGRES_URL),
+## Every test: unit and integration, on SQLite and on PostgreSQL ($$TEST_DATABASE_URL),
 ## the /status page in headless Chromium, and schemathesis against the served OpenAPI document.
 test: chromium
 	$(CARGO) test --workspace --all-targets

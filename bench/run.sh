@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 OUT=bench-out
 BIN=target/release/boxoffice
-PG_ADMIN=${BOXOFFICE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+PG_ADMIN=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 FEED_PORT=18081
 APP_PORT=18080
 DURATION=${BENCH_DURATION:-10s}

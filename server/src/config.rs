@@ -443,6 +443,29 @@ mod tests {
     }
 
     #[test]
+    fn a_token_file_wins_over_the_token_and_is_trimmed() {
+        let dir = std::env::temp_dir().join(format!("boxoffice-token-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("token");
+        let _ = std::fs::write(&path, "  from-file\n");
+        let config = from_toml(&format!(
+            "[admin]\ntoken = 'inline'\ntoken_file = '{}'\n",
+            path.display()
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.admin_token().ok().flatten().map(|t| t.expose().to_owned()),
+            Some("from-file".into())
+        );
+        let errors = from_toml("[admin]\ntoken_file = '/nonexistent/token'\n")
+            .err()
+            .map(keys)
+            .unwrap_or_default();
+        assert_eq!(errors, ["admin.token_file"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_bad_database_url_is_named() {
         let errors = from_toml("[database]\nurl = 'mysql://x'\n")
             .err()

@@ -412,3 +412,111 @@ async fn search_extensions_page_filter_and_revalidate() {
     assert_eq!(changed.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_of_one_kind_have_distinct_ids_and_separate_switches() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let madrid = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    let barcelona = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    let mut config = config_for(&db.url, &AppOptions::manual(&madrid.url));
+    let mut second = config.providers["fever"].clone();
+    second
+        .options
+        .insert("url".into(), Value::String(barcelona.url.clone()));
+    config.providers.insert("fever-bcn".into(), second);
+    let app = TestApp::spawn_config(config).await;
+
+    for name in ["fever", "fever-bcn"] {
+        let response = app
+            .client
+            .post(format!("{}/admin/providers/{name}/sync", app.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+    }
+    let events = app.search(SCENARIO_WINDOW).await;
+    assert_eq!(
+        events.len(),
+        6,
+        "the same feed under two names is two sets of items"
+    );
+    let ids: std::collections::HashSet<_> = events.iter().map(|e| e["id"].clone()).collect();
+    assert_eq!(ids.len(), 6);
+    assert_eq!(app.search("provider=fever-bcn").await.len(), 3);
+
+    let response = app
+        .client
+        .patch(format!("{}/admin/providers/fever-bcn", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = app
+        .client
+        .get(format!("{}/admin/providers", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    let enabled: Vec<_> = body["data"]["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["enabled"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        enabled,
+        [("fever".to_owned(), false), ("fever-bcn".to_owned(), true)]
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_drift_is_reported_in_the_run_report() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let drifted = String::from_utf8(fixture("response_1.xml"))
+        .unwrap()
+        .replace("<zone zone_id=\"40\"", "<zone colour=\"red\" zone_id=\"40\"")
+        .replace("</output>", "<promotions/></output>");
+    let feed = MockProvider::start(MockResponse::ok(drifted.into_bytes())).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual(&feed.url)).await;
+    let (status, report) = app.sync().await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["inserted"], 3, "drift loses nothing");
+    assert_eq!(report["unknown"]["zone@colour"], 1, "{report}");
+    assert_eq!(report["unknown"]["output/promotions"], 1, "{report}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_id_is_echoed_or_made() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual("http://127.0.0.1:9/feed")).await;
+    let response = app
+        .client
+        .get(format!("{}/health", app.address))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "abc-123");
+    let response = app
+        .client
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .unwrap();
+    let made = response.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
+    app.stop().await;
+}

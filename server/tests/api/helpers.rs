@@ -61,8 +61,7 @@ pub struct TestDatabase {
 }
 
 fn postgres_admin_url() -> String {
-    std::env::var("BOXOFFICE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 impl TestDatabase {
