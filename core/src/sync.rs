@@ -153,6 +153,9 @@ pub enum SyncError {
     /// A replay found no archived payload to re-map.
     #[error("no archived payload to replay: {0}")]
     NothingToReplay(String),
+    /// The run's task stopped before it reported (it panicked or was cancelled).
+    #[error("{0}")]
+    Aborted(String),
 }
 
 /// A configured instance and its run state.
@@ -214,6 +217,18 @@ pub struct SyncEngine {
     batch_size: usize,
     archive: Option<PayloadArchive>,
     committed: watch::Sender<u64>,
+    /// Where runs execute; `None`: on the caller's runtime.
+    runtime: Option<tokio::runtime::Handle>,
+}
+
+/// Aborts the task when dropped: a caller that stops waiting (shutdown, a client
+/// gone) cancels the run, which rolls its transaction back.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Where a run's document comes from.
@@ -251,7 +266,16 @@ impl SyncEngine {
             batch_size: batch_size.max(1),
             archive,
             committed: watch::channel(0).0,
+            runtime: None,
         }
+    }
+
+    /// Runs syncs on `runtime` rather than the caller's, e.g. a runtime on its own
+    /// low-priority thread, so that parsing a large feed never delays a request
+    /// handled on the caller's workers.
+    pub fn with_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
+        self.runtime = Some(runtime);
+        self
     }
 
     /// Changes each time a run commits changes to the store.
@@ -316,13 +340,28 @@ impl SyncEngine {
 
     /// Runs one sync of `name` now and returns its report. A failed fetch is a
     /// report with status `failed`, not an `Err`.
-    pub async fn run(&self, name: &str) -> Result<SyncReport, SyncError> {
-        self.run_from(name, Source::Fetch).await
+    pub async fn run(self: &Arc<Self>, name: &str) -> Result<SyncReport, SyncError> {
+        self.run_on_runtime(name, Source::Fetch).await
+    }
+
+    async fn run_on_runtime(self: &Arc<Self>, name: &str, source: Source) -> Result<SyncReport, SyncError> {
+        let Some(runtime) = &self.runtime else {
+            return self.run_from(name, source).await;
+        };
+        let engine = Arc::clone(self);
+        let owned = name.to_owned();
+        let mut task = AbortOnDrop(runtime.spawn(async move { engine.run_from(&owned, source).await }));
+        match (&mut task.0).await {
+            Ok(result) => result,
+            Err(error) => Err(SyncError::Aborted(format!(
+                "the sync of {name:?} stopped: {error}"
+            ))),
+        }
     }
 
     /// Re-maps an archived payload of `name` without fetching: the payload of run
     /// `run_id`, or the latest archived one.
-    pub async fn replay(&self, name: &str, run_id: Option<Uuid>) -> Result<SyncReport, SyncError> {
+    pub async fn replay(self: &Arc<Self>, name: &str, run_id: Option<Uuid>) -> Result<SyncReport, SyncError> {
         self.instance(name)?;
         let archive = self
             .archive
@@ -346,7 +385,7 @@ impl SyncEngine {
         let bytes = archive
             .read(name, &hash)
             .map_err(|error| SyncError::NothingToReplay(format!("payload {hash}: {error}")))?;
-        self.run_from(name, Source::Replay { hash, bytes }).await
+        self.run_on_runtime(name, Source::Replay { hash, bytes }).await
     }
 
     async fn run_from(&self, name: &str, source: Source) -> Result<SyncReport, SyncError> {

@@ -45,12 +45,11 @@ impl Services {
             .archive
             .enabled
             .then(|| PayloadArchive::new(&config.archive.dir, config.archive.retention));
-        let engine = Arc::new(SyncEngine::new(
-            Arc::clone(&store),
-            providers,
-            config.sync.batch_size,
-            archive,
-        ));
+        let engine = SyncEngine::new(Arc::clone(&store), providers, config.sync.batch_size, archive);
+        let engine = Arc::new(match sync_runtime() {
+            Some(runtime) => engine.with_runtime(runtime),
+            None => engine,
+        });
         if let Err(error) = engine.refresh_toggles().await {
             tracing::warn!(%error, "Cannot read the runtime provider switches; using the configuration.");
         }
@@ -156,6 +155,39 @@ impl Application {
         info!("Stopped.");
         Ok(())
     }
+}
+
+/// The runtime syncs run on: one thread at the lowest scheduling priority, so that
+/// parsing and writing a large feed yields the CPU to request handling (ADR 0002).
+/// One per process; `None` (run on the caller's runtime) if it cannot be started.
+fn sync_runtime() -> Option<tokio::runtime::Handle> {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Handle>> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let spawned = std::thread::Builder::new().name("boxoffice-sync".into()).spawn(move || {
+                // Nice 9: a sync still progresses under a saturating load (nice 19
+                // starved it in `make bench`), while request handling comes first.
+                let lower = thread_priority::ThreadPriority::Crossplatform(
+                    thread_priority::ThreadPriorityValue::try_from(25_u8).unwrap_or_default(),
+                );
+                if let Err(error) = thread_priority::set_current_thread_priority(lower) {
+                    tracing::warn!(?error, "Cannot lower the sync thread's priority.");
+                }
+                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => {
+                        let _ = sender.send(Some(runtime.handle().clone()));
+                        runtime.block_on(std::future::pending::<()>());
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "Cannot start the sync runtime; syncs share the HTTP workers.");
+                        let _ = sender.send(None);
+                    }
+                }
+            });
+            spawned.ok().and_then(|_| receiver.recv().ok().flatten())
+        })
+        .clone()
 }
 
 /// A database URL without its password, for messages.

@@ -60,7 +60,11 @@ pub async fn sync_now(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let report = state.engine.run(&name).await.map_err(sync_error)?;
+    // The run goes on if the caller goes away: an operator's sync is not cancelled
+    // by a dropped connection.
+    let engine = std::sync::Arc::clone(&state.engine);
+    let run = tokio::spawn(async move { engine.run(&name).await });
+    let report = run.await.map_err(ApiError::internal)?.map_err(sync_error)?;
     // Answer once what the run committed is served.
     if let Err(error) = state.read_model.refresh().await {
         warn!(%error, "Sync committed but the read model could not be refreshed yet.");
@@ -84,6 +88,7 @@ fn sync_error(error: SyncError) -> ApiError {
         SyncError::UnknownProvider(_) => ApiError::not_found(error.to_string()),
         SyncError::AlreadyRunning(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
         SyncError::NothingToReplay(_) => ApiError::not_found(error.to_string()),
+        SyncError::Aborted(_) => ApiError::internal(error),
     }
 }
 

@@ -54,13 +54,23 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
     let openapi: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap_or_default();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi);
     let x_request_id = header::HeaderName::from_static("x-request-id");
-    Router::new()
+    // Public routes answer within the request timeout; admin routes do not: a sync of
+    // a large feed may take longer, and its caller waits for the report.
+    let public = Router::new()
         .route("/search", get(search::search))
         .route("/events/{id}", get(events::get_event))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/status", get(status::status_page))
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
+        .route("/metrics", get(crate::metrics::metrics))
+        .merge(docs)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ));
+    Router::new()
+        .merge(public)
         .route("/admin/providers", get(admin::list_providers))
         .route("/admin/providers/{name}/sync", post(admin::sync_now))
         .route(
@@ -69,8 +79,6 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
         )
         .route("/admin/providers/{name}/runs", get(admin::list_runs))
         .route("/admin/providers/{name}/rejects", get(admin::list_rejects))
-        .route("/metrics", get(crate::metrics::metrics))
-        .merge(docs)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -87,10 +95,6 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
         ))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(
