@@ -73,11 +73,9 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         crate::metrics::handle();
         let services = Services::start(&config).await?;
-        let read_model = Arc::new(
-            ReadModel::load(Arc::clone(&services.store))
-                .await
-                .context("loading the searchable items")?,
-        );
+        let read_model = ReadModel::load(Arc::clone(&services.store), sync_runtime())
+            .await
+            .context("loading the searchable items")?;
         let admin_token = config.admin_token()?.map(Arc::new);
         let listener = TcpListener::bind(config.server.addr)
             .await

@@ -246,17 +246,24 @@ pub struct ReadModel {
     current: ArcSwap<SearchIndex>,
     store: Arc<dyn EventStore>,
     refreshing: Mutex<()>,
+    /// Where rebuilds run (the sync runtime): off the HTTP workers.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl ReadModel {
-    /// Loads the searchable items from the store.
-    pub async fn load(store: Arc<dyn EventStore>) -> Result<Self, StoreError> {
-        let model = Self {
+    /// Loads the searchable items from the store; later rebuilds run on `runtime`
+    /// when given.
+    pub async fn load(
+        store: Arc<dyn EventStore>,
+        runtime: Option<tokio::runtime::Handle>,
+    ) -> Result<Arc<Self>, StoreError> {
+        let model = Arc::new(Self {
             current: ArcSwap::from_pointee(SearchIndex::build(Vec::new(), -1)),
             store,
             refreshing: Mutex::new(()),
-        };
-        model.refresh().await?;
+            runtime,
+        });
+        model.rebuild().await?;
         Ok(model)
     }
 
@@ -266,7 +273,18 @@ impl ReadModel {
     }
 
     /// Rebuilds the snapshot if the store's data version moved. Returns whether it did.
-    pub async fn refresh(&self) -> Result<bool, StoreError> {
+    pub async fn refresh(self: &Arc<Self>) -> Result<bool, StoreError> {
+        let Some(runtime) = &self.runtime else {
+            return self.rebuild().await;
+        };
+        let model = Arc::clone(self);
+        runtime
+            .spawn(async move { model.rebuild().await })
+            .await
+            .map_err(|error| StoreError::Backend(format!("the read-model rebuild stopped: {error}")))?
+    }
+
+    async fn rebuild(&self) -> Result<bool, StoreError> {
         let _one_at_a_time = self.refreshing.lock().await;
         let version = self.store.data_version().await?;
         if version == self.current.load().version() {
