@@ -691,6 +691,9 @@ struct BatchingSink {
     unknown: BTreeMap<String, u64>,
 }
 
+/// How often (in records) a sync yields its thread to the operating system.
+const YIELD_EVERY_RECORDS: u64 = 8;
+
 /// How many rejections of one run go to the quarantine; the count is always exact.
 pub const MAX_QUARANTINED: usize = 1000;
 
@@ -753,6 +756,11 @@ impl RecordSink for BatchingSink {
         self.batch.push(record);
         if self.batch.len() >= self.batch_size {
             self.flush().await?;
+        }
+        if self.counts.seen % YIELD_EVERY_RECORDS == 0 {
+            // Parsing a large feed is long CPU work: hand the core to waiting threads
+            // (request handling) often, so that a sync adds little to their latency.
+            std::thread::yield_now();
         }
         Ok(())
     }

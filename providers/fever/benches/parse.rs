@@ -7,6 +7,10 @@ use boxoffice_provider_fever::generate::{FeedShape, write_feed};
 use boxoffice_provider_fever::{ParseContext, parse_feed};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+/// The allocator of the `boxoffice` binary, so that the figure is the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Counts what it is given and keeps nothing: measures the parser alone.
 #[derive(Default)]
 struct Counting {
