@@ -37,6 +37,12 @@ pub fn read_error(error: &std::io::Error) -> ProviderError {
             limit: too_large.limit,
         };
     }
+    if let Some(http) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<crate::http::HttpError>())
+    {
+        return http.clone().into();
+    }
     ProviderError::Fetch {
         message: format!("reading the feed failed: {error}"),
         transient: true,

@@ -12,6 +12,7 @@
 pub mod archive;
 pub mod conformance;
 pub mod feed;
+pub mod http;
 pub mod model;
 pub mod provider;
 pub mod registry;

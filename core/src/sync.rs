@@ -757,7 +757,7 @@ impl RecordSink for BatchingSink {
         if self.batch.len() >= self.batch_size {
             self.flush().await?;
         }
-        if self.counts.seen % YIELD_EVERY_RECORDS == 0 {
+        if self.counts.seen.is_multiple_of(YIELD_EVERY_RECORDS) {
             // Parsing a large feed is long CPU work: hand the core to waiting threads
             // (request handling) often, so that a sync adds little to their latency.
             std::thread::yield_now();

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use boxoffice_core::http::{check_feed_url, display_url};
 use boxoffice_core::registry::{ConfigProblem, parse_options};
 use serde::Deserialize;
 use url::Url;
@@ -45,13 +46,8 @@ impl FeverConfig {
                 })
                 .collect::<Vec<_>>()
         })?;
-        match config.url.scheme() {
-            "http" | "https" => Ok(config),
-            other => Err(vec![ConfigProblem::new(
-                "url",
-                format!("the scheme must be http or https, not {other:?}"),
-            )]),
-        }
+        check_feed_url(&config.url).map_err(|message| vec![ConfigProblem::new("url", message)])?;
+        Ok(config)
     }
 }
 
@@ -61,23 +57,6 @@ impl fmt::Debug for FeverConfig {
             .field("url", &display_url(&self.url))
             .finish()
     }
-}
-
-/// The URL without what may be secret (user, password, query, fragment), for logs
-/// and error messages: `https://provider.example/api/events?…`.
-pub(crate) fn display_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    let had_query = shown.query().is_some();
-    // Neither call can fail on an http(s) URL, which has a host.
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let mut text = shown.to_string();
-    if had_query {
-        text.push_str("?…");
-    }
-    text
 }
 
 #[cfg(test)]
@@ -113,15 +92,6 @@ mod tests {
             problem_keys(json!({"url": "https://x.example/", "colour": "red"})),
             ["colour"]
         );
-    }
-
-    #[test]
-    fn urls_are_shown_without_credentials_or_query() {
-        let url = Url::parse("https://user:secret@provider.example/feed?token=abc#x")
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(display_url(&url), "https://provider.example/feed?…");
-        let plain = Url::parse("http://provider.example/feed").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(display_url(&plain), "http://provider.example/feed");
     }
 
     #[test]

@@ -32,7 +32,7 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 use tokio::io::AsyncBufRead;
 
-use crate::error::from_read_error;
+use boxoffice_core::feed::read_error as from_read_error;
 
 /// The wall-clock format of every date-time in the feed (no offset: the instance's
 /// time zone says where it is).

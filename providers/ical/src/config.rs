@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use boxoffice_core::SellMode;
+use boxoffice_core::http::{check_feed_url, display_url};
 use boxoffice_core::registry::ConfigProblem;
 use serde::Deserialize;
 use url::Url;
@@ -119,10 +120,8 @@ fn parse_url(value: &serde_json::Value) -> Result<Url, String> {
         .as_str()
         .ok_or_else(|| format!("must be a string, not {value}"))?;
     let url = Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
-    match url.scheme() {
-        "http" | "https" => Ok(url),
-        other => Err(format!("the scheme must be http or https, not {other:?}")),
-    }
+    check_feed_url(&url)?;
+    Ok(url)
 }
 
 fn parse_horizon(value: &serde_json::Value) -> Result<Duration, String> {
@@ -145,23 +144,6 @@ impl fmt::Debug for IcalConfig {
             .field("sell_mode", &self.sell_mode)
             .finish()
     }
-}
-
-/// The URL without what may be secret (user, password, query, fragment), for logs
-/// and error messages: `https://sala.example/agenda.ics?…`.
-pub(crate) fn display_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    let had_query = shown.query().is_some();
-    // Neither call can fail on an http(s) URL, which has a host.
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let mut text = shown.to_string();
-    if had_query {
-        text.push_str("?…");
-    }
-    text
 }
 
 #[cfg(test)]

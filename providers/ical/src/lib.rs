@@ -47,33 +47,28 @@
 //!   VCALENDAR, content outside one, or unbalanced BEGIN/END (a truncated download).
 //!   A line that is not a content line inside a VEVENT rejects that VEVENT.
 //!
-//! Errors: fetch failures are [`IcalError`]s, turned into
+//! Errors: fetch failures are the kit's `HttpError`s (through
+//! [`HttpSource`](boxoffice_core::http::HttpSource)), turned into
 //! [`boxoffice_core::ProviderError`] (which says whether to retry).
 
 mod config;
 mod content;
-mod error;
 pub mod parse;
 mod recur;
 mod value;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
+use boxoffice_core::feed::read_error;
+use boxoffice_core::http::{HttpError, HttpSource};
 use boxoffice_core::registry::ConfigProblem;
 use boxoffice_core::{Feed, FeedBody, InstanceSettings, Provider, ProviderError, RecordSink};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
-use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
 use tokio::io::AsyncReadExt;
 
 pub use config::{DEFAULT_HORIZON, IcalConfig, MAX_HORIZON};
-pub use error::IcalError;
 pub use parse::{HARMLESS_EVENT_PROPERTIES, MAX_OCCURRENCES, ParseContext, parse_calendar};
-
-use config::display_url;
-use error::error_chain;
 
 boxoffice_core::register_provider!(boxoffice_core::ProviderRegistration {
     kind: "ical",
@@ -98,13 +93,6 @@ boxoffice_core::register_provider!(boxoffice_core::ProviderRegistration {
 /// Called by the binary so that the linker keeps this crate and its registration.
 pub fn link() {}
 
-/// How long the outer deadline waits beyond the request's own, so that the request's
-/// (more precise) timeout error wins when both fire.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
-
-/// The longest a connection may take to open, when the instance's timeout is longer.
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 fn build_provider(
     settings: &InstanceSettings,
     options: serde_json::Value,
@@ -117,7 +105,7 @@ fn build_provider(
 
 /// An `ical` instance: fetches its calendar over HTTP(S) and maps it.
 pub struct IcalProvider {
-    client: reqwest::Client,
+    source: HttpSource,
     config: IcalConfig,
     settings: InstanceSettings,
 }
@@ -132,19 +120,12 @@ impl std::fmt::Debug for IcalProvider {
 }
 
 impl IcalProvider {
-    /// Builds the instance and its HTTP client (rustls with certificate verification,
-    /// at most 5 redirects, user agent `boxoffice/<version>`). Fails only when the
-    /// client cannot be built.
-    pub fn build(config: IcalConfig, settings: InstanceSettings) -> Result<Self, IcalError> {
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(concat!("boxoffice/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.timeout.min(MAX_CONNECT_TIMEOUT))
-            .build()
-            .map_err(|error| IcalError::Client(error_chain(&error)))?;
+    /// Builds the instance and its HTTP source. Fails only when the HTTP client
+    /// cannot be built.
+    pub fn build(config: IcalConfig, settings: InstanceSettings) -> Result<Self, HttpError> {
+        let source = HttpSource::build(config.url.clone(), &settings, "text/calendar, */*;q=0.1")?;
         Ok(Self {
-            client,
+            source,
             config,
             settings,
         })
@@ -160,51 +141,13 @@ impl IcalProvider {
             now,
         }
     }
-
-    async fn open_calendar(&self) -> Result<Feed, IcalError> {
-        let timeout = self.settings.timeout;
-        let shown_url = display_url(&self.config.url);
-        tracing::debug!(provider = %self.settings.name, url = %shown_url, "Fetching the calendar.");
-
-        let response = self
-            .client
-            .get(self.config.url.clone())
-            .header(ACCEPT, "text/calendar, */*;q=0.1")
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|error| request_error(error, &shown_url, timeout))?;
-
-        let status = response.status();
-        if !status.is_success() {
-            return Err(IcalError::Status {
-                status,
-                url: shown_url,
-                retry_after: retry_after(response.headers(), Utc::now()),
-            });
-        }
-        let length = response.content_length();
-        // Read errors travel as `io::Error`s carrying an `IcalError`, which `parse`
-        // turns back into what they mean.
-        let body = response
-            .bytes_stream()
-            .map(move |chunk| chunk.map_err(|error| std::io::Error::other(body_error(error, timeout))));
-        Ok(Feed {
-            body: Box::new(tokio_util::io::StreamReader::new(body)),
-            length,
-        })
-    }
 }
 
 #[async_trait]
 impl Provider for IcalProvider {
     /// Sends the GET and checks the status; the engine meters and limits the body.
     async fn open(&self) -> Result<Feed, ProviderError> {
-        let timeout = self.settings.timeout;
-        match tokio::time::timeout(timeout + DEADLINE_MARGIN, self.open_calendar()).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(IcalError::TimedOut(timeout).into()),
-        }
+        self.source.open().await
     }
 
     /// Reads the whole body (calendars are small; the engine enforces
@@ -219,75 +162,10 @@ impl Provider for IcalProvider {
     }
 }
 
-/// What a read error of the body means: an `IcalError` the body stream raised, the
-/// engine's size limit, or a broken connection.
-fn read_error(error: &std::io::Error) -> ProviderError {
-    match error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<IcalError>())
-    {
-        Some(ical) => ical.clone().into(),
-        None => boxoffice_core::feed::read_error(error),
-    }
-}
-
-/// What a failed request (before any status) means.
-fn request_error(error: reqwest::Error, url: &str, timeout: Duration) -> IcalError {
-    if error.is_timeout() {
-        return IcalError::TimedOut(timeout);
-    }
-    let transient = !(error.is_builder() || error.is_redirect());
-    let connect = error.is_connect();
-    let detail = error_chain(&error.without_url());
-    if connect {
-        IcalError::Connect {
-            url: url.to_owned(),
-            detail,
-        }
-    } else {
-        IcalError::Request {
-            url: url.to_owned(),
-            detail,
-            transient,
-        }
-    }
-}
-
-/// What a failure while reading the body means.
-fn body_error(error: reqwest::Error, timeout: Duration) -> IcalError {
-    if error.is_timeout() {
-        IcalError::TimedOut(timeout)
-    } else {
-        IcalError::Read(error_chain(&error.without_url()))
-    }
-}
-
-/// The `Retry-After` header: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
-fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value).ok()?;
-    Some((at.with_timezone(&Utc) - now).to_std().unwrap_or(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
-
-    fn headers(retry_after: &'static str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static(retry_after));
-        headers
-    }
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-06-30T12:00:00Z")
-            .map(|at| at.with_timezone(&Utc))
-            .unwrap_or_default()
-    }
+    use std::time::Duration;
 
     #[test]
     fn read_errors_mean_what_their_cause_says() {
@@ -296,7 +174,7 @@ mod tests {
             read_error(&too_large),
             ProviderError::TooLarge { limit: 10 }
         ));
-        let timed_out = std::io::Error::other(IcalError::TimedOut(Duration::from_millis(300)));
+        let timed_out = std::io::Error::other(HttpError::TimedOut(Duration::from_millis(300)));
         match read_error(&timed_out) {
             ProviderError::Fetch {
                 message, transient, ..
@@ -311,16 +189,5 @@ mod tests {
             read_error(&reset),
             ProviderError::Fetch { transient: true, .. }
         ));
-    }
-
-    #[test]
-    fn retry_after_in_seconds_or_as_a_date_is_read() {
-        assert_eq!(retry_after(&headers("7"), now()), Some(Duration::from_secs(7)));
-        assert_eq!(
-            retry_after(&headers("Tue, 30 Jun 2026 12:01:30 GMT"), now()),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(retry_after(&headers("soon"), now()), None);
-        assert_eq!(retry_after(&HeaderMap::new(), now()), None);
     }
 }
