@@ -21,7 +21,6 @@ use boxoffice_core::sync::SyncEngine;
 use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, Result};
@@ -65,10 +64,7 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
         .route("/metrics", get(crate::metrics::metrics))
         .merge(docs)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
-        ));
+        .layer(axum::middleware::from_fn_with_state(request_timeout, timeout));
     Router::new()
         .merge(public)
         .route("/admin/providers", get(admin::list_providers))
@@ -110,6 +106,25 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
 
+/// Answers 503 in the error envelope when a public request takes longer than
+/// `server.request_timeout` (dropping the handler's future cancels its work).
+async fn timeout(
+    State(limit): State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("the request took longer than {}s", limit.as_secs_f64()),
+        )
+        .into_response(),
+    }
+}
+
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "data": { "status": "ok" }, "error": null }))
 }
@@ -133,4 +148,39 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this route does not take that method",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_slow_request_is_answered_503_in_the_envelope() {
+        let app: Router = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                Duration::from_millis(50),
+                timeout,
+            ));
+        let request = axum::http::Request::builder()
+            .uri("/slow")
+            .body(Body::empty())
+            .unwrap_or_default();
+        let response = app.oneshot(request).await.unwrap_or_default();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap_or_default();
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(value["error"]["code"], "timeout");
+        assert_eq!(value["data"], serde_json::Value::Null);
+    }
 }
