@@ -21,29 +21,17 @@ async fn admin_routes_need_the_configured_bearer_token() {
     let (status, _) = app.sync_with(Some(ADMIN_TOKEN)).await;
     assert_eq!(status, StatusCode::OK);
 
-    let response = app
-        .client
-        .get(format!("{}/admin/providers", app.address))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let (status, body) = app.admin(reqwest::Method::GET, "/admin/providers", None).await;
+    assert_eq!(status, StatusCode::OK);
     let fever = &body["data"]["providers"][0];
     assert_eq!(fever["name"], "fever");
     assert_eq!(fever["kind"], "fever-xml");
     assert_eq!(fever["enabled"], false);
     assert_eq!(fever["last_report"]["status"], "succeeded");
 
-    let response = app
-        .client
-        .get(format!("{}/admin/providers/fever/runs?limit=5", app.address))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let body: serde_json::Value = response.json().await.unwrap();
+    let (_, body) = app
+        .admin(reqwest::Method::GET, "/admin/providers/fever/runs?limit=5", None)
+        .await;
     assert_eq!(body["data"]["runs"].as_array().map(Vec::len), Some(1));
     assert_eq!(body["data"]["runs"][0]["inserted"], 3);
     app.stop().await;
@@ -79,14 +67,10 @@ async fn without_a_configured_token_the_admin_api_refuses_everyone() {
 async fn syncing_an_unknown_provider_is_a_404() {
     let db = TestDatabase::create(Backend::Sqlite).await;
     let app = TestApp::spawn(&db.url, AppOptions::manual("http://127.0.0.1:9/feed")).await;
-    let response = app
-        .client
-        .post(format!("{}/admin/providers/nope/sync", app.address))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    let (status, _) = app
+        .admin(reqwest::Method::POST, "/admin/providers/nope/sync", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
 

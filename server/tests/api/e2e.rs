@@ -427,14 +427,14 @@ async fn two_instances_of_one_kind_have_distinct_ids_and_separate_switches() {
     let app = TestApp::spawn_config(config).await;
 
     for name in ["fever", "fever-bcn"] {
-        let response = app
-            .client
-            .post(format!("{}/admin/providers/{name}/sync", app.address))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{name}");
+        let (status, _) = app
+            .admin(
+                reqwest::Method::POST,
+                &format!("/admin/providers/{name}/sync"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}");
     }
     let events = app.search(SCENARIO_WINDOW).await;
     assert_eq!(
@@ -446,23 +446,12 @@ async fn two_instances_of_one_kind_have_distinct_ids_and_separate_switches() {
     assert_eq!(ids.len(), 6);
     assert_eq!(app.search("provider=fever-bcn").await.len(), 3);
 
-    let response = app
-        .client
-        .patch(format!("{}/admin/providers/fever-bcn", app.address))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&serde_json::json!({"enabled": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let response = app
-        .client
-        .get(format!("{}/admin/providers", app.address))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
+    let switch_on = Some(serde_json::json!({"enabled": true}));
+    let (status, _) = app
+        .admin(reqwest::Method::PATCH, "/admin/providers/fever-bcn", switch_on)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = app.admin(reqwest::Method::GET, "/admin/providers", None).await;
     let enabled: Vec<_> = body["data"]["providers"]
         .as_array()
         .unwrap()

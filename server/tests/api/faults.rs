@@ -9,32 +9,11 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 async fn admin_get(app: &TestApp, path: &str) -> (StatusCode, Value) {
-    let response = app
-        .client
-        .get(format!("{}{path}", app.address))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    (
-        StatusCode::from_u16(response.status().as_u16()).unwrap(),
-        response.json().await.unwrap_or(Value::Null),
-    )
+    app.admin(reqwest::Method::GET, path, None).await
 }
 
 async fn admin_patch(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
-    let response = app
-        .client
-        .patch(format!("{}{path}", app.address))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (
-        StatusCode::from_u16(response.status().as_u16()).unwrap(),
-        response.json().await.unwrap_or(Value::Null),
-    )
+    app.admin(reqwest::Method::PATCH, path, Some(body)).await
 }
 
 fn unavailable(retry_after: Option<&str>) -> MockResponse {

@@ -386,6 +386,25 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// An admin request with the right token: its status and JSON body.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::IM_A_TEAPOT);
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Runs a sync through the admin API and returns its report.
     pub async fn sync(&self) -> (StatusCode, Value) {
         let (status, body) = self.sync_with(Some(ADMIN_TOKEN)).await;
