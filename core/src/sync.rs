@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
 
@@ -156,6 +157,10 @@ pub enum SyncError {
     /// The run's task stopped before it reported (it panicked or was cancelled).
     #[error("{0}")]
     Aborted(String),
+    /// The service is shutting down: the run was cancelled (or refused), and nothing
+    /// of it was committed.
+    #[error("the service is shutting down: the sync of {0:?} was cancelled and nothing of it was kept")]
+    ShuttingDown(String),
 }
 
 /// A configured instance and its run state.
@@ -219,6 +224,8 @@ pub struct SyncEngine {
     committed: watch::Sender<u64>,
     /// Where runs execute; `None`: on the caller's runtime.
     runtime: Option<tokio::runtime::Handle>,
+    /// Cancelled at shutdown: every run stops at once and rolls back.
+    shutdown: CancellationToken,
 }
 
 /// Aborts the task when dropped: a caller that stops waiting (shutdown, a client
@@ -267,6 +274,7 @@ impl SyncEngine {
             archive,
             committed: watch::channel(0).0,
             runtime: None,
+            shutdown: CancellationToken::new(),
         }
     }
 
@@ -276,6 +284,12 @@ impl SyncEngine {
     pub fn with_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
         self.runtime = Some(runtime);
         self
+    }
+
+    /// Cancels every running sync, scheduled or not, and refuses new ones: their
+    /// transactions roll back and nothing of them is ever visible. Schedules stop.
+    pub fn shut_down(&self) {
+        self.shutdown.cancel();
     }
 
     /// Changes each time a run commits changes to the store.
@@ -345,6 +359,9 @@ impl SyncEngine {
     }
 
     async fn run_on_runtime(self: &Arc<Self>, name: &str, source: Source) -> Result<SyncReport, SyncError> {
+        if self.shutdown.is_cancelled() {
+            return Err(SyncError::ShuttingDown(name.to_owned()));
+        }
         let Some(runtime) = &self.runtime else {
             return self.run_from(name, source).await;
         };
@@ -395,7 +412,15 @@ impl SyncEngine {
         };
         let span =
             info_span!("sync", provider = %name, kind = instance.built.kind, run_id = tracing::field::Empty);
-        let report = self.run_locked(instance, source).instrument(span).await?;
+        let run = self.run_locked(instance, source).instrument(span);
+        let report = tokio::select! {
+            biased;
+            () = self.shutdown.cancelled() => {
+                warn!(provider = %name, "Sync cancelled by shutdown; nothing of it was committed.");
+                return Err(SyncError::ShuttingDown(name.to_owned()));
+            }
+            report = run => report?,
+        };
         let mut state = lock(&instance.state);
         if report.status.committed() {
             state.last_success = Some(report.finished_at);
@@ -559,15 +584,15 @@ impl SyncEngine {
     }
 
     /// Starts one task per instance that syncs at start-up and then every interval
-    /// while enabled and the circuit allows, until `shutdown` turns true. A run in
-    /// progress at shutdown is dropped, which rolls its transaction back.
-    pub fn spawn_schedules(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    /// while enabled and the circuit allows, until [`shut_down`](Self::shut_down). A
+    /// run in progress then is cancelled, which rolls its transaction back.
+    pub fn spawn_schedules(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
         self.instances
             .keys()
             .map(|name| {
                 let engine = Arc::clone(self);
                 let name = name.clone();
-                let mut shutdown = shutdown.clone();
+                let shutdown = self.shutdown.clone();
                 tokio::spawn(async move {
                     let Ok(instance) = engine.instance(&name).cloned() else {
                         return;
@@ -577,7 +602,7 @@ impl SyncEngine {
                     loop {
                         tokio::select! {
                             _ = ticks.tick() => {}
-                            _ = shutdown.wait_for(|stop| *stop) => return,
+                            () = shutdown.cancelled() => return,
                         }
                         if let Err(error) = engine.refresh_toggles().await {
                             warn!(provider = %name, %error, "Cannot read the runtime switches; using the last known.");
@@ -589,16 +614,10 @@ impl SyncEngine {
                             info!(provider = %name, "Scheduled sync skipped: the circuit breaker is open.");
                             continue;
                         }
-                        tokio::select! {
-                            result = engine.run(&name) => {
-                                if let Err(error) = result {
-                                    info!(provider = %name, %error, "Scheduled sync skipped.");
-                                }
-                            }
-                            _ = shutdown.wait_for(|stop| *stop) => {
-                                warn!(provider = %name, "Sync cancelled by shutdown; nothing of it was committed.");
-                                return;
-                            }
+                        match engine.run(&name).await {
+                            Err(SyncError::ShuttingDown(_)) => return,
+                            Err(error) => info!(provider = %name, %error, "Scheduled sync skipped."),
+                            Ok(_) => {}
                         }
                     }
                 })

@@ -16,6 +16,7 @@ use tracing::info;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::read_model::ReadModel;
+use crate::serve::{ServeOptions, serve};
 use crate::store::{SeaOrmStore, StoreOptions};
 
 /// A store connected and migrated, with the sync engine over the configured providers.
@@ -76,7 +77,12 @@ impl Application {
         let read_model = ReadModel::load(Arc::clone(&services.store), sync_runtime())
             .await
             .context("loading the searchable items")?;
-        let admin_token = config.admin_token()?.map(Arc::new);
+        let admin = Arc::new(http::AdminAuth::new(
+            config.admin_token()?,
+            config.admin.max_failures,
+            config.admin.failure_window,
+            http::client::TrustedProxies::new(config.server.trusted_proxies.clone()),
+        ));
         let listener = TcpListener::bind(config.server.addr)
             .await
             .with_context(|| format!("binding {}", config.server.addr))?;
@@ -84,7 +90,7 @@ impl Application {
             store: services.store,
             engine: services.engine,
             read_model,
-            admin_token,
+            admin,
             search_cache_control: HeaderValue::from_str(&format!(
                 "public, max-age={}",
                 config.server.search_max_age.as_secs()
@@ -108,20 +114,23 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, syncing enabled providers on their schedule.
-    /// Then stops accepting, finishes in-flight requests and drops a running sync,
-    /// which rolls it back.
+    /// Then (ADR 0005): stops accepting, cancels every running sync (rolled back),
+    /// lets in-flight requests finish within `server.shutdown_timeout`, and closes
+    /// whatever is still open at that deadline.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let schedules = self.state.engine.spawn_schedules(stop_rx.clone());
+        let engine = Arc::clone(&self.state.engine);
+        let schedules = engine.spawn_schedules();
         let refresher = self.state.read_model.spawn_refresher(
-            self.state.engine.subscribe(),
+            engine.subscribe(),
             self.config.database.poll_interval,
             stop_rx,
         );
         let limits = &self.config.server;
+        let proxies = http::client::TrustedProxies::new(limits.trusted_proxies.clone());
         let guard = http::guard::GuardConfig {
             max_query_bytes: limits.max_query_bytes,
             limiter: limits.rate_limit.enabled.then(|| {
@@ -130,25 +139,28 @@ impl Application {
                     limits.rate_limit.burst,
                 ))
             }),
+            proxies,
+        };
+        let options = ServeOptions {
+            header_timeout: limits.header_timeout,
+            idle_timeout: limits.idle_timeout,
+            shutdown_timeout: limits.shutdown_timeout,
+            max_connections: limits.max_connections,
         };
         let router = http::router(self.state, limits.request_timeout, guard);
         info!(addr = %self.listener.local_addr()?, "Serving.");
-        let stop_tx_for_signal = stop_tx.clone();
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let stopping = async move {
             shutdown.await;
-            info!("Shutting down: finishing in-flight requests.");
-            let _ = stop_tx_for_signal.send(true);
-        })
-        .await
-        .context("serving HTTP")?;
-        let _ = stop_tx.send(true);
+            info!("Shutting down: cancelling running syncs, finishing in-flight requests.");
+            engine.shut_down();
+            let _ = stop_tx.send(true);
+        };
+        serve(self.listener, router, options, stopping).await;
         for task in schedules {
+            task.abort();
             let _ = task.await;
         }
+        refresher.abort();
         let _ = refresher.await;
         info!("Stopped.");
         Ok(())

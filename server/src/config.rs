@@ -13,6 +13,7 @@ use std::time::Duration;
 use boxoffice_core::registry::{BuiltProvider, ConfigProblem, ProviderConfig};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The default configuration file, read when it exists.
@@ -62,6 +63,46 @@ pub struct ServerConfig {
     pub max_query_bytes: usize,
     /// Per-client rate limit of every route.
     pub rate_limit: RateLimitConfig,
+    /// A connection whose request headers are not complete this long after it opened
+    /// (or after the first byte of a later request arrived) is closed: slow or stalled
+    /// clients cannot hold connections open.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// A kept-alive connection that stays idle (no request under way) this long is
+    /// closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// On SIGTERM or SIGINT, how long in-flight requests may take to finish; whatever
+    /// is still open then is closed and the process exits (status 0). Running syncs
+    /// are cancelled at once, whatever this says.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+    /// Most connections held at once; past it, new ones wait in the listen backlog
+    /// until one closes.
+    pub max_connections: usize,
+    /// Proxies (CIDR blocks, e.g. `10.0.0.0/8`, or single addresses) whose
+    /// `X-Forwarded-For` is believed: a request from one of them is attributed to the
+    /// right-most address of that header that is not itself a trusted proxy. Empty
+    /// (the default): the socket's peer is the client.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// CIDR blocks, or single addresses (a `/32` or `/128` block).
+fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| {
+            let text = text.trim();
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{text:?} is neither a CIDR block (10.0.0.0/8) nor an IP address"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// `[server.rate_limit]`
@@ -94,6 +135,11 @@ impl Default for ServerConfig {
             search_max_age: Duration::from_secs(1),
             max_query_bytes: 2048,
             rate_limit: RateLimitConfig::default(),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -123,13 +169,31 @@ impl Default for DatabaseConfig {
 }
 
 /// `[admin]`
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// Bearer token of the admin API. Unset: the admin API refuses everyone.
     pub token: Option<Secret>,
     /// A file holding the token (its surrounding white space is ignored); wins over `token`.
     pub token_file: Option<PathBuf>,
+    /// Failed admin authentications a client may make within `failure_window`; past
+    /// that, its admin requests answer 429 until the window has passed. Applies even
+    /// when `server.rate_limit` is off.
+    pub max_failures: u32,
+    /// The window over which failed admin authentications are counted.
+    #[serde(with = "humantime_serde")]
+    pub failure_window: Duration,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            token_file: None,
+            max_failures: 10,
+            failure_window: Duration::from_secs(60),
+        }
+    }
 }
 
 /// `[log]`
@@ -319,6 +383,21 @@ impl Config {
                 "database.url",
                 "must start with sqlite: or postgres:// (e.g. sqlite://./data/boxoffice.db?mode=rwc)",
             ));
+        }
+        for (key, duration) in [
+            ("server.header_timeout", self.server.header_timeout),
+            ("server.idle_timeout", self.server.idle_timeout),
+            ("admin.failure_window", self.admin.failure_window),
+        ] {
+            if duration.is_zero() {
+                problems.push(ConfigProblem::new(key, "must be longer than 0s"));
+            }
+        }
+        if self.server.max_connections == 0 {
+            problems.push(ConfigProblem::new("server.max_connections", "must be at least 1"));
+        }
+        if self.admin.max_failures == 0 {
+            problems.push(ConfigProblem::new("admin.max_failures", "must be at least 1"));
         }
         if self.database.max_connections == 0 {
             problems.push(ConfigProblem::new(

@@ -7,6 +7,7 @@ pub mod http;
 pub mod metrics;
 pub mod providers;
 pub mod read_model;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 

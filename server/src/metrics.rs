@@ -1,20 +1,19 @@
-//! `/metrics` in the Prometheus text format.
+//! Prometheus metrics: the process's recorder, and the per-request middleware.
 //!
-//! Requests and latency per route and status are recorded by [`track`]; sync runs,
-//! records by outcome, last success and circuit state come from the core engine
-//! through the `metrics` facade; items served per provider are read from the read
-//! model at scrape time.
+//! Every label value comes from a closed set, whatever clients send: the method is one
+//! of the seven the API knows or `other`, the route is the matched pattern or
+//! `unmatched`, the status a number. Sync metrics come from the core engine through
+//! the `metrics` facade with the configured instance names as labels.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::http::AppState;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -38,39 +37,73 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Records each request's route (its pattern, never the raw path), method, status
-/// and latency.
-pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
+/// The metrics in the Prometheus text format.
+pub fn render() -> String {
+    handle().map(PrometheusHandle::render).unwrap_or_default()
+}
+
+/// A method as a label: the methods the API knows, or `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// A route as a label: the pattern it matched (a finite set, fixed when the router is
+/// built), never the raw path; `unmatched` when no route matched.
+pub fn route_label(request: &Request) -> SharedString {
+    request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+        .map_or(SharedString::const_str("unmatched"), |path| {
+            SharedString::from(path.as_str().to_owned())
+        })
+}
+
+/// Records each request's route, method, status and latency.
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = route_label(&request);
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let status = SharedString::from(status_label(response.status().as_u16()));
     let elapsed = started.elapsed().as_secs_f64();
-    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status.clone())
+    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status.clone())
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "route" => route, "method" => method, "status" => status)
         .record(elapsed);
     response
 }
 
-/// `GET /metrics`.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let snapshot = state.read_model.snapshot();
-    for (provider, count) in snapshot.counts_by_provider() {
-        metrics::gauge!("boxoffice_items_served", "provider" => provider.to_string()).set(count as f64);
+/// The status as a label without allocating for the usual ones.
+fn status_label(status: u16) -> SharedString {
+    match status {
+        200 => SharedString::const_str("200"),
+        304 => SharedString::const_str("304"),
+        400 => SharedString::const_str("400"),
+        404 => SharedString::const_str("404"),
+        other => SharedString::from(other.to_string()),
     }
-    metrics::gauge!("boxoffice_data_version").set(snapshot.version() as f64);
-    let body = handle().map(PrometheusHandle::render).unwrap_or_default();
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4"),
-        )],
-        body,
-    )
-        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_known_seven_are_other() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        let odd = Method::from_bytes(&[b'X'; 4096]).unwrap_or(Method::TRACE);
+        assert_eq!(method_label(&odd), "other");
+        assert_eq!(method_label(&Method::TRACE), "other");
+        assert_eq!(method_label(&Method::CONNECT), "other");
+    }
 }

@@ -1,64 +1,24 @@
-//! The admin API: `Authorization: Bearer <admin.token>` on every route. With no token
-//! configured it refuses everyone (403); a missing or wrong token is a 401.
+//! The admin API: `Authorization: Bearer <admin.token>` on every route (see
+//! `auth.rs`). Every answer is `Cache-Control: no-store`.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, RawQuery, State};
-use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use boxoffice_core::sync::{RunStatus, SyncError};
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 use tracing::warn;
 
 use super::AppState;
+use super::auth::Admin;
 use super::error::{ApiError, Result};
-
-/// Proof that the request carries the admin token.
-pub struct Admin;
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let Some(expected) = state.admin_token.as_deref() else {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "the admin API is disabled: no admin.token is configured",
-            ));
-        };
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim);
-        match presented {
-            // Constant time in the token's content (its length may show).
-            Some(token) if bool::from(token.as_bytes().ct_eq(expected.expose().as_bytes())) => Ok(Admin),
-            Some(_) => {
-                warn!("Admin request with a wrong token.");
-                Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the bearer token is wrong",
-                ))
-            }
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "send Authorization: Bearer <admin.token>",
-            )),
-        }
-    }
-}
+use super::extract::{BodyBytes, PathParam};
 
 /// `POST /admin/providers/{name}/sync`: runs a sync now and answers with its report
 /// when it is done: 200 succeeded, 502 failed, 404 unknown name, 409 already running.
 pub async fn sync_now(
     _: Admin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
 ) -> Result<(StatusCode, Json<Value>)> {
     // The run goes on if the caller goes away: an operator's sync is not cancelled
     // by a dropped connection.
@@ -89,6 +49,7 @@ fn sync_error(error: SyncError) -> ApiError {
         SyncError::AlreadyRunning(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
         SyncError::NothingToReplay(_) => ApiError::not_found(error.to_string()),
         SyncError::Aborted(_) => ApiError::internal(error),
+        SyncError::ShuttingDown(_) => ApiError::shutting_down(error.to_string()),
     }
 }
 
@@ -107,8 +68,8 @@ pub async fn list_providers(_: Admin, State(state): State<AppState>) -> Result<J
 pub async fn patch_provider(
     _: Admin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
-    body: axum::body::Bytes,
+    PathParam(name): PathParam<String>,
+    BodyBytes(body): BodyBytes,
 ) -> Result<Json<Value>> {
     if !state.engine.has_instance(&name) {
         return Err(ApiError::not_found(format!(
@@ -139,7 +100,7 @@ pub async fn patch_provider(
 pub async fn list_rejects(
     _: Admin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>> {
     if !state.engine.has_instance(&name) {
@@ -175,7 +136,7 @@ fn parse_limit(query: Option<&str>, default: u64) -> Result<u64> {
 pub async fn list_runs(
     _: Admin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>> {
     let mut limit = 20;

@@ -1,23 +1,55 @@
-//! One error type for every handler: the public contract's envelope
-//! `{"data":null,"error":{"code","message"}}`. 4xx say what was wrong; 5xx log the
-//! cause and tell the client little.
+//! The public contract's envelope `{"data": …, "error": …}`, and one error type for
+//! every handler. 4xx say what was wrong; 5xx log the cause and tell the client little.
+//!
+//! Handlers answer [`Envelope::ok`] or an [`ApiError`]; what axum's extractors and
+//! the middleware refuse is turned into an [`ApiError`] too (see `policy.rs`), so
+//! every error the application writes has this shape.
 
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use boxoffice_core::store::StoreError;
-use serde_json::json;
+use serde::Serialize;
 use tracing::error;
 
 /// Handler result.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// The envelope of every JSON answer: `data` on success, `error` on failure.
+#[derive(Debug, Serialize)]
+pub struct Envelope<T> {
+    /// What was asked for; `null` on errors (or details of the failure).
+    pub data: Option<T>,
+    /// Why the request failed; `null` on success.
+    pub error: Option<ErrorBody>,
+}
+
+/// The `error` member of the envelope.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBody {
+    /// Machine-readable, stable: `invalid_parameter`, `not_found`, `rate_limited`…
+    pub code: &'static str,
+    /// For a person to read: what was wrong.
+    pub message: String,
+}
+
+impl<T: Serialize> Envelope<T> {
+    /// A successful answer carrying `data`.
+    pub fn ok(data: T) -> axum::Json<Self> {
+        axum::Json(Self {
+            data: Some(data),
+            error: None,
+        })
+    }
+}
+
 /// An error answered in the envelope.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
-    message: String,
-    data: serde_json::Value,
+    body: ErrorBody,
+    data: Option<serde_json::Value>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -25,9 +57,12 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
-            code,
-            message: message.into(),
-            data: serde_json::Value::Null,
+            body: ErrorBody {
+                code,
+                message: message.into(),
+            },
+            data: None,
+            retry_after: None,
         }
     }
 
@@ -41,6 +76,22 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 429 with `Retry-After` (whole seconds, at least 1).
+    pub fn too_many_requests(
+        code: &'static str,
+        message: impl Into<String>,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, code, message);
+        error.retry_after = Some(retry_after.as_secs_f64().ceil().max(1.0) as u64);
+        error
+    }
+
+    /// 503 while the process shuts down.
+    pub fn shutting_down(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message)
+    }
+
     /// 500: logs `cause`, tells the client nothing of it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         error!(%cause, "Request failed.");
@@ -51,15 +102,42 @@ impl ApiError {
         )
     }
 
+    /// The code a status stands for when nothing more precise is known (errors made by
+    /// layers and extractors rather than handlers).
+    pub fn from_status(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = match status {
+            StatusCode::BAD_REQUEST => "bad_request",
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::REQUEST_TIMEOUT => "timeout",
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::URI_TOO_LONG => "query_too_long",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+            StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            status if status.is_server_error() => "internal",
+            _ => "error",
+        };
+        Self::new(status, code, message)
+    }
+
     /// Attaches data to the envelope (e.g. a failed run's report).
-    pub fn with_data(mut self, data: serde_json::Value) -> Self {
-        self.data = data;
+    pub fn with_data(mut self, data: impl Serialize) -> Self {
+        self.data = serde_json::to_value(data).ok();
         self
     }
 
     /// The status answered.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        self.body.code
     }
 }
 
@@ -81,17 +159,41 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::from_status(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::from_status(status, "the request body is larger than the server accepts");
+        }
+        ApiError::from_status(status, rejection.body_text())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::from_status(rejection.status(), rejection.body_text())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "data": self.data,
-            "error": { "code": self.code, "message": self.message },
-        });
+        let body = Envelope {
+            data: self.data,
+            error: Some(self.body),
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -1,21 +1,22 @@
 //! `GET /events/{id}`: one item with its details, from the store.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use boxoffice_core::model::Zone;
 use boxoffice_core::store::StoredEvent;
 use chrono::{DateTime, Utc};
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Result};
+use super::auth::MaybeAdmin;
+use super::error::{ApiError, Envelope, Result};
+use super::extract::PathParam;
 
 /// The item's details as served.
 #[derive(Serialize)]
-struct EventDetails {
+pub struct EventDetails {
     id: Uuid,
     title: String,
     provider: String,
@@ -42,7 +43,7 @@ struct EventDetails {
 }
 
 #[derive(Serialize)]
-struct ZoneDetails {
+pub struct ZoneDetails {
     zone_id: String,
     name: String,
     capacity: u32,
@@ -98,16 +99,28 @@ impl From<StoredEvent> for EventDetails {
     }
 }
 
-/// The handler.
-pub async fn get_event(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
+/// `data` of the answer.
+#[derive(Serialize)]
+pub struct EventAnswer {
+    event: EventDetails,
+}
+
+/// The handler. An item never sold online is not public: without the admin token it
+/// answers exactly as an unknown id does (its id can be derived from public parts).
+pub async fn get_event(
+    State(state): State<AppState>,
+    MaybeAdmin(admin): MaybeAdmin,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<Envelope<EventAnswer>>> {
     let id = Uuid::parse_str(&id)
         .map_err(|_| ApiError::bad_request("invalid_parameter", format!("id {id:?} is not a UUID")))?;
     let stored = state
         .store
         .get(id)
         .await?
+        .filter(|stored| stored.searchable || admin)
         .ok_or_else(|| ApiError::not_found(format!("no event has id {id}")))?;
-    Ok(Json(
-        json!({ "data": { "event": EventDetails::from(stored) }, "error": null }),
-    ))
+    Ok(Envelope::ok(EventAnswer {
+        event: EventDetails::from(stored),
+    }))
 }

@@ -1,68 +1,68 @@
-//! Guards of the public endpoints: a query-string size limit and an optional
-//! per-client rate limit (token bucket per peer address), both answered in the
-//! error envelope.
+//! Guards of every route: a query-string size limit and an optional per-client rate
+//! limit (governor's GCRA, keyed by client address), both answered in the envelope.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
 
+use super::client::TrustedProxies;
 use super::error::ApiError;
+
+/// How many clients the limiter remembers before forgetting those whose bucket is full
+/// again (they carry no information): a bound on what many addresses can make it hold.
+const MAX_TRACKED_CLIENTS: usize = 100_000;
+
+/// How often (in requests) the limiter checks its size.
+const PRUNE_CHECK_EVERY: u64 = 4096;
 
 /// A token bucket per client address.
 pub struct RateLimiter {
-    per_second: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    requests: AtomicU64,
 }
-
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
-}
-
-/// How many clients are remembered before idle ones are forgotten.
-const MAX_TRACKED_CLIENTS: usize = 100_000;
 
 impl RateLimiter {
     /// `per_second` requests a second on average, bursts of `burst`.
     pub fn new(per_second: f64, burst: u32) -> Self {
+        let period = Duration::from_secs_f64(1.0 / per_second.max(0.001));
+        let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
         Self {
-            per_second: per_second.max(0.001),
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            limiter: governor::RateLimiter::keyed(quota),
+            requests: AtomicU64::new(0),
         }
     }
 
     /// Takes a token for `client`; the wait until the next one when none is left.
-    pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() >= MAX_TRACKED_CLIENTS {
-            let (per_second, burst) = (self.per_second, self.burst);
-            // A bucket idle long enough to be full again carries no information.
-            buckets.retain(|_, bucket| now.duration_since(bucket.updated).as_secs_f64() * per_second < burst);
+    pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
+        if self
+            .requests
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PRUNE_CHECK_EVERY)
+            && self.limiter.len() > MAX_TRACKED_CLIENTS
+        {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
         }
-        let bucket = buckets.entry(client).or_insert(Bucket {
-            tokens: self.burst,
-            updated: now,
-        });
-        let refill = now.duration_since(bucket.updated).as_secs_f64() * self.per_second;
-        bucket.tokens = (bucket.tokens + refill).min(self.burst);
-        bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / self.per_second))
-        }
+        self.limiter
+            .check_key(&client)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// Clients remembered.
+    pub fn tracked(&self) -> usize {
+        self.limiter.len()
     }
 }
 
@@ -73,6 +73,8 @@ pub struct GuardConfig {
     pub max_query_bytes: usize,
     /// The rate limit, when on.
     pub limiter: Option<Arc<RateLimiter>>,
+    /// Whose `X-Forwarded-For` names the client.
+    pub proxies: TrustedProxies,
 }
 
 /// The middleware.
@@ -89,26 +91,17 @@ pub async fn guard(State(config): State<GuardConfig>, request: Request, next: Ne
         )
         .into_response();
     }
-    if let Some(limiter) = &config.limiter {
-        let client = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        if let Some(client) = client
-            && let Err(wait) = limiter.check(client, Instant::now())
-        {
-            let seconds = wait.as_secs().max(1);
-            let mut response = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many requests; retry in {seconds}s"),
-            )
-            .into_response();
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return response;
-        }
+    if let Some(limiter) = &config.limiter
+        && let Some(client) = config.proxies.client_of(request.extensions(), request.headers())
+        && let Err(wait) = limiter.check(client)
+    {
+        let seconds = wait.as_secs_f64().ceil().max(1.0);
+        return ApiError::too_many_requests(
+            "rate_limited",
+            format!("too many requests; retry in {seconds}s"),
+            wait,
+        )
+        .into_response();
     }
     next.run(request).await
 }
@@ -118,17 +111,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_bucket_allows_its_burst_then_refills_at_its_rate() {
+    fn a_bucket_allows_its_burst_then_refuses_with_the_wait() {
         let limiter = RateLimiter::new(2.0, 3);
         let client = IpAddr::from([127, 0, 0, 1]);
-        let now = Instant::now();
         for _ in 0..3 {
-            assert!(limiter.check(client, now).is_ok());
+            assert!(limiter.check(client).is_ok());
         }
-        let wait = limiter.check(client, now).err().unwrap_or_default();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(500));
-        assert!(limiter.check(client, now + Duration::from_millis(500)).is_ok());
+        let wait = limiter.check(client).err().unwrap_or_default();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(500),
+            "{wait:?}"
+        );
         // Another client has its own bucket.
-        assert!(limiter.check(IpAddr::from([127, 0, 0, 2]), now).is_ok());
+        assert!(limiter.check(IpAddr::from([127, 0, 0, 2])).is_ok());
+        assert_eq!(limiter.tracked(), 2);
     }
 }

@@ -1,37 +1,53 @@
 //! The HTTP API: routes, shared state and the middleware stack.
+//!
+//! From the socket inwards: request-id sanitizing and assignment, tracing, the
+//! security headers, the response policy (every error in the envelope, admin answers
+//! not cached), the guard (query size, rate limit), metrics, then the routes; public
+//! routes also have the request timeout.
 
 mod admin;
+mod auth;
+pub mod client;
 mod error;
 mod events;
+mod extract;
 pub mod guard;
+mod ops;
+mod policy;
 mod search;
 mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::Router;
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use boxoffice_core::store::EventStore;
 use boxoffice_core::sync::SyncEngine;
-use serde_json::json;
+use tower::util::MapRequestLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub use error::{ApiError, Result};
+pub use auth::AdminAuth;
+pub use error::{ApiError, Envelope, ErrorBody, Result};
 pub use search::parse_window;
 
-use crate::config::Secret;
 use crate::read_model::ReadModel;
 
 /// The served OpenAPI document: the public contract's `/search`, unchanged, plus
 /// every other route.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// What Swagger UI needs, and only from this server: its script and style files,
+/// inline styles it sets on elements, images it embeds, and fetching the document.
+const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// What handlers share.
 #[derive(Clone)]
@@ -42,8 +58,8 @@ pub struct AppState {
     pub engine: Arc<SyncEngine>,
     /// What /search serves.
     pub read_model: Arc<ReadModel>,
-    /// The admin token; `None` refuses every admin request.
-    pub admin_token: Option<Arc<Secret>>,
+    /// The admin token and the throttle of failed attempts.
+    pub admin: Arc<AdminAuth>,
     /// `Cache-Control` of /search responses.
     pub search_cache_control: HeaderValue,
 }
@@ -51,18 +67,22 @@ pub struct AppState {
 /// The whole router with its middleware.
 pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardConfig) -> Router {
     let openapi: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap_or_default();
-    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi);
-    let x_request_id = header::HeaderName::from_static("x-request-id");
+    let docs = Router::new()
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+        ));
     // Public routes answer within the request timeout; admin routes do not: a sync of
     // a large feed may take longer, and its caller waits for the report.
     let public = Router::new()
         .route("/search", get(search::search))
         .route("/events/{id}", get(events::get_event))
-        .route("/health", get(health))
-        .route("/ready", get(ready))
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
         .route("/status", get(status::status_page))
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
-        .route("/metrics", get(crate::metrics::metrics))
+        .route("/metrics", get(ops::metrics))
         .merge(docs)
         .layer(axum::middleware::from_fn_with_state(request_timeout, timeout));
     Router::new()
@@ -75,11 +95,13 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
         )
         .route("/admin/providers/{name}/runs", get(admin::list_runs))
         .route("/admin/providers/{name}/rejects", get(admin::list_rejects))
-        .fallback(not_found)
+        // Route layers skip the fallback: it gets the metrics layer of its own.
+        .fallback(not_found.layer(axum::middleware::from_fn(crate::metrics::track)))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+        .layer(axum::middleware::from_fn(policy::response_policy))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -92,18 +114,19 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(PropagateRequestIdLayer::new(policy::X_REQUEST_ID.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
                 let request_id = request
                     .headers()
-                    .get("x-request-id")
+                    .get(&policy::X_REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id)
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
             }),
         )
-        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(policy::X_REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(MapRequestLayer::new(policy::sanitize_request_id))
 }
 
 /// Answers 503 in the error envelope when a public request takes longer than
@@ -123,19 +146,6 @@ async fn timeout(
         )
         .into_response(),
     }
-}
-
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "data": { "status": "ok" }, "error": null }))
-}
-
-async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
-    state.store.ping().await?;
-    let snapshot = state.read_model.snapshot();
-    Ok(Json(json!({
-        "data": { "status": "ready", "items": snapshot.len(), "data_version": snapshot.version() },
-        "error": null
-    })))
 }
 
 async fn not_found() -> ApiError {

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use boxoffice_core::store::SearchWindow;
 use chrono::{DateTime, NaiveDateTime, Utc};
+use headers::{ETag, HeaderMapExt, IfNoneMatch};
 
 use super::AppState;
 use super::error::{ApiError, Result};
@@ -96,6 +97,19 @@ fn etag(version: i64, query: &str) -> String {
     format!("\"{version:x}-{hash:016x}\"")
 }
 
+/// Whether `If-None-Match` lets the full response be sent: RFC 9110 §13.1.2, weak
+/// comparison (`W/"x"` matches `"x"`: validators that went through a compressing
+/// proxy come back weak), lists, `*`. A header that cannot be read is ignored.
+fn precondition_passes(headers: &HeaderMap, tag: &str) -> bool {
+    if !headers.contains_key(header::IF_NONE_MATCH) {
+        return true;
+    }
+    let (Some(condition), Ok(tag)) = (headers.typed_get::<IfNoneMatch>(), tag.parse::<ETag>()) else {
+        return true;
+    };
+    condition.precondition_passes(&tag)
+}
+
 /// The handler: no I/O, no lock a sync holds.
 pub async fn search(
     State(state): State<AppState>,
@@ -107,15 +121,7 @@ pub async fn search(
     let tag = etag(snapshot.version(), raw.as_deref().unwrap_or_default());
     let tag_header = HeaderValue::from_str(&tag).map_err(ApiError::internal)?;
     let cache = (header::CACHE_CONTROL, state.search_cache_control.clone());
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .split(',')
-                .any(|candidate| candidate.trim() == tag || candidate.trim() == "*")
-        });
-    if not_modified {
+    if !precondition_passes(&headers, &tag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag_header), cache]).into_response());
     }
     let body = snapshot.query(&query);
@@ -184,6 +190,25 @@ mod tests {
         assert!(
             error_of("starts_at=2022-01-01T00:00:00Z&ends_at=2021-01-01T00:00:00Z").contains("invalid_range")
         );
+    }
+
+    #[test]
+    fn if_none_match_uses_the_weak_comparison() {
+        let tag = etag(7, "starts_at=x");
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(header::IF_NONE_MATCH, value);
+            }
+            precondition_passes(&headers, &tag)
+        };
+        assert!(precondition_passes(&HeaderMap::new(), &tag));
+        assert!(!with(&tag));
+        assert!(!with(&format!("W/{tag}")));
+        assert!(!with(&format!("\"other\", W/{tag}")));
+        assert!(!with("*"));
+        assert!(with("\"other\""));
+        assert!(with(&etag(8, "starts_at=x")));
     }
 
     #[test]

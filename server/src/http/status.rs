@@ -3,10 +3,11 @@
 //! Plain HTML with inline CSS: no script, no external asset; it refreshes itself every 30 s.
 
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use boxoffice_core::sync::InstanceStatus;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -39,7 +40,30 @@ pub async fn status_page(State(state): State<AppState>) -> Response {
         generated_at: Utc::now(),
         link_metrics: LINK_METRICS,
     };
-    ([(header::CACHE_CONTROL, "no-store")], Html(page.render())).into_response()
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::CONTENT_SECURITY_POLICY, content_security_policy().clone()),
+        ],
+        Html(page.render()),
+    )
+        .into_response()
+}
+
+/// The page runs no script and loads nothing: its policy allows only its own inline
+/// style sheet, by hash.
+fn content_security_policy() -> &'static HeaderValue {
+    static POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE.as_bytes()));
+        let policy = format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src data:; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'"
+        );
+        HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+    });
+    &POLICY
 }
 
 /// Escapes text for an HTML element's content or a quoted attribute value.

@@ -10,5 +10,7 @@ mod cluster;
 mod e2e;
 mod events;
 mod faults;
+mod hostile;
 mod routes;
+mod shutdown;
 mod status;
