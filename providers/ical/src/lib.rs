@@ -15,11 +15,15 @@
 //! - **Title.** SUMMARY, unescaped (`\,` `\;` `\n` `\\`) and trimmed. A VEVENT without
 //!   UID, SUMMARY or DTSTART is rejected, as is one with an unparsable date, an
 //!   unknown TZID, an unsupported RRULE part, or DTEND before DTSTART.
-//! - **Times.** `TZID=Europe/Madrid`: read and served on that zone's wall clock
-//!   (IANA names via chrono-tz, also behind a `/mozilla.org/.../` prefix; VTIMEZONE
-//!   blocks are skipped, so a TZID that is not an IANA name rejects the event). UTC
-//!   (`Z`): the instant, served as the wall clock of the instance's `timezone`.
-//!   Floating (neither): the wall clock of the instance's `timezone`.
+//! - **Times.** `TZID=Europe/Madrid`: read and served on that zone's wall clock.
+//!   A TZID is an IANA name (via chrono-tz), also behind a `/mozilla.org/.../`
+//!   prefix, or a Windows name as Outlook and Exchange write it
+//!   (`TZID=W. Europe Standard Time`, quoted or not, in any ASCII case), read as
+//!   the IANA zone CLDR's windowsZones table gives as its world-wide default
+//!   (territory "001": `Europe/Berlin` here); VTIMEZONE blocks are skipped, so any
+//!   other TZID rejects the event, naming it. UTC (`Z`): the instant, served as the
+//!   wall clock of the instance's `timezone`. Floating (neither): the wall clock of
+//!   the instance's `timezone`.
 //! - **End.** DTEND, else DURATION (days nominal, hours to seconds exact), else none
 //!   (`end: None`) for a timed event. Each occurrence keeps the first one's length.
 //! - **All-day** (`VALUE=DATE`). Start: the date, no time, at midnight in the
@@ -55,7 +59,9 @@ mod config;
 mod content;
 pub mod parse;
 mod recur;
+mod tzid;
 mod value;
+mod windows_zones;
 
 use std::sync::Arc;
 

@@ -246,6 +246,87 @@ async fn an_instance_can_declare_its_events_offline() {
     assert!(sink.records.iter().all(|r| r.sell_mode == SellMode::Offline));
 }
 
+// ----- Windows time zones (Outlook, Exchange) -----
+
+#[tokio::test]
+async fn a_windows_tzid_is_read_on_berlins_wall_clock_in_summer_and_winter() {
+    let sink = parse_ok(&calendar(&[
+        "UID:summer\nSUMMARY:Sommer\nDTSTART;TZID=W. Europe Standard Time:20260715T200000\nDTEND;TZID=W. Europe Standard Time:20260715T220000",
+        "UID:winter\nSUMMARY:Winter\nDTSTART;TZID=W. Europe Standard Time:20261201T190000",
+    ]))
+    .await;
+    assert!(sink.rejections.is_empty(), "{:?}", sink.rejections);
+    let summer = record(&sink, "summer", "");
+    // Berlin is UTC+2 in summer: served as 20:00, the instant 18:00Z.
+    assert_eq!(
+        (summer.start.date, summer.start.time, summer.start.at),
+        (date("2026-07-15"), time("20:00"), instant("2026-07-15T18:00:00Z"))
+    );
+    let end = summer.end.unwrap_or_else(|| panic!("no end"));
+    assert_eq!(
+        (end.time, end.at),
+        (time("22:00"), instant("2026-07-15T20:00:00Z"))
+    );
+    // And UTC+1 in winter.
+    let winter = record(&sink, "winter", "");
+    assert_eq!(
+        (winter.start.time, winter.start.at),
+        (time("19:00"), instant("2026-12-01T18:00:00Z"))
+    );
+}
+
+#[tokio::test]
+async fn a_windows_tzid_keeps_its_wall_clock_whatever_the_instance_zone() {
+    let ctx = ParseContext {
+        timezone: chrono_tz::Asia::Tokyo,
+        ..context()
+    };
+    let sink = parse_ok_with(
+        &ctx,
+        &calendar(&[
+            "UID:la\nSUMMARY:Los Angeles\nDTSTART;TZID=Pacific Standard Time:20261201T190000",
+            "UID:quoted\nSUMMARY:Quoted\nDTSTART;TZID=\"Pacific Standard Time\":20260715T190000",
+        ]),
+    )
+    .await;
+    assert!(sink.rejections.is_empty(), "{:?}", sink.rejections);
+    // Los Angeles is UTC-8 in December and UTC-7 in July.
+    let la = record(&sink, "la", "");
+    assert_eq!(
+        (la.start.date, la.start.time, la.start.at),
+        (date("2026-12-01"), time("19:00"), instant("2026-12-02T03:00:00Z"))
+    );
+    let quoted = record(&sink, "quoted", "");
+    assert_eq!(
+        (quoted.start.time, quoted.start.at),
+        (time("19:00"), instant("2026-07-16T02:00:00Z"))
+    );
+}
+
+#[tokio::test]
+async fn a_windows_series_recurs_on_its_zones_wall_clock() {
+    // Berlin's clocks go back on 2026-10-25: 20:00 stays 20:00, an hour later in UTC.
+    let sink = parse_ok(&calendar(&[
+        "UID:w\nSUMMARY:Wöchentlich\nDTSTART;TZID=w. europe standard time:20261018T200000\nRRULE:FREQ=WEEKLY;COUNT=2",
+    ]))
+    .await;
+    assert_eq!(event_ids_of(&sink, "w"), ["20261018T180000Z", "20261025T190000Z"]);
+}
+
+#[tokio::test]
+async fn an_unknown_windows_like_tzid_is_rejected_naming_it() {
+    let sink = parse_ok(&calendar(&[
+        "UID:mars\nSUMMARY:Marte\nDTSTART;TZID=Mars Standard Time:20261201T190000",
+        "UID:ok\nSUMMARY:Bien\nDTSTART;TZID=Romance Standard Time:20261201T190000",
+    ]))
+    .await;
+    assert_eq!(keys(&sink), ["ok/"]);
+    assert_eq!(record(&sink, "ok", "").start.at, instant("2026-12-01T18:00:00Z"));
+    assert_eq!(sink.rejections.len(), 1);
+    let reason = &sink.rejections[0].reason;
+    assert!(reason.contains("unknown TZID \"Mars Standard Time\""), "{reason}");
+}
+
 // ----- recurrence -----
 
 #[tokio::test]
