@@ -27,7 +27,7 @@ use chrono::{DateTime, Days, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::content::{Property, Unfolded, parse_line, quote, shorten, unescape_text, unfold};
-use crate::recur::Rule;
+use crate::recur::{MAX_STEPS, Rule};
 use crate::value::{IcalDuration, When, day_moment, moment_at, parse_duration, parse_when, parse_when_list};
 
 /// The most occurrences one recurring VEVENT yields: the latest ones up to the
@@ -634,8 +634,10 @@ fn occurrences(event: &Vevent, ctx: &ParseContext) -> Result<Vec<When>, String> 
     if to_instant(start) <= window_end {
         starts.insert(start);
     }
+    // One bound for the event, however many RRULEs it has.
+    let mut steps_left = MAX_STEPS;
     for rule in &event.rules {
-        starts.extend(rule.occurrences(start, &to_instant, window_end, keep)?);
+        starts.extend(rule.occurrences(start, &to_instant, window_end, keep, &mut steps_left)?);
     }
     starts.extend(
         event

@@ -464,16 +464,76 @@ async fn a_rule_with_more_occurrences_than_the_cap_keeps_the_latest() {
 #[tokio::test]
 async fn an_unsupported_rule_rejects_its_event_only() {
     let sink = parse_ok(&calendar(&[
-        "UID:h\nSUMMARY:Cada hora\nDTSTART:20261201T100000Z\nRRULE:FREQ=HOURLY",
+        "UID:f\nSUMMARY:Cada quincena\nDTSTART:20261201T100000Z\nRRULE:FREQ=FORTNIGHTLY",
         "UID:ok\nSUMMARY:Bien\nDTSTART:20261201T100000Z",
     ]))
     .await;
     assert_eq!(keys(&sink), ["ok/"]);
     assert_eq!(sink.rejections.len(), 1);
     assert!(
-        sink.rejections[0].reason.contains("FREQ=HOURLY"),
+        sink.rejections[0].reason.contains("FORTNIGHTLY"),
         "{:?}",
         sink.rejections
+    );
+}
+
+#[tokio::test]
+async fn an_hourly_rule_yields_an_occurrence_per_hour_on_the_zones_wall_clock() {
+    let sink = parse_ok(&calendar(&[
+        "UID:h\nSUMMARY:Visita guiada\nDTSTART;TZID=Europe/Madrid:20261201T100000\nDTEND;TZID=Europe/Madrid:20261201T104500\nRRULE:FREQ=HOURLY;BYHOUR=10,11,12,17,18;COUNT=7",
+    ]))
+    .await;
+    assert_eq!(
+        event_ids_of(&sink, "h"),
+        [
+            "20261201T090000Z",
+            "20261201T100000Z",
+            "20261201T110000Z",
+            "20261201T160000Z",
+            "20261201T170000Z",
+            "20261202T090000Z",
+            "20261202T100000Z",
+        ]
+    );
+    let evening = record(&sink, "h", "20261201T170000Z");
+    assert_eq!(evening.start.time, time("18:00"));
+    assert_eq!(evening.end.map(|end| end.time), Some(time("18:45")));
+}
+
+#[tokio::test]
+async fn a_yearly_rule_by_week_number_and_set_position_is_followed() {
+    // The last weekday of ISO week 10, at 19:00 Madrid time: Friday 2027-03-12, then
+    // Friday 2028-03-10, within a horizon of three years.
+    let three_years = ParseContext {
+        horizon: Duration::from_secs(3 * 365 * 86_400),
+        ..context()
+    };
+    let sink = parse_ok_with(&three_years, &calendar(&[
+        "UID:y\nSUMMARY:Aniversario\nDTSTART;TZID=Europe/Madrid:20261120T190000\nRRULE:FREQ=YEARLY;BYWEEKNO=10;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;COUNT=3",
+    ]),
+    )
+    .await;
+    let dates: Vec<_> = sink.records.iter().map(|r| r.start.date).collect();
+    assert_eq!(
+        dates,
+        [date("2026-11-20"), date("2027-03-12"), date("2028-03-10")]
+    );
+}
+
+#[tokio::test]
+async fn a_hostile_rule_is_rejected_with_a_reason_and_its_neighbours_kept() {
+    let sink = parse_ok(&calendar(&[
+        "UID:storm\nSUMMARY:Cada segundo\nDTSTART:19000101T000000Z\nRRULE:FREQ=SECONDLY",
+        "UID:storm-count\nSUMMARY:Cada segundo\nDTSTART:19000101T000000Z\nRRULE:FREQ=SECONDLY;COUNT=4000000000",
+        "UID:ok\nSUMMARY:Bien\nDTSTART:20261201T100000Z",
+    ]))
+    .await;
+    assert_eq!(keys(&sink), ["ok/"]);
+    let reasons: Vec<_> = sink.rejections.iter().map(|r| r.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons.iter().all(|reason| reason.contains("500000 steps")),
+        "{reasons:?}"
     );
 }
 
