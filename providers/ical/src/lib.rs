@@ -63,10 +63,14 @@
 
 mod config;
 mod content;
+mod document;
 pub mod parse;
+mod record;
 mod recur;
+mod series;
 mod tzid;
 mod value;
+mod vevent;
 mod windows_zones;
 
 use std::sync::Arc;
