@@ -77,7 +77,7 @@ fn bounded_horizon<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duratio
 
 impl IcalConfig {
     /// Reads and checks the instance's own keys with
-    /// [`parse_options`](boxoffice_core::registry::parse_options). Returns every
+    /// [`parse_options`]. Returns every
     /// problem at once, each naming its key: unknown keys first, then the fields in
     /// the order they are declared.
     pub fn parse(options: serde_json::Value) -> Result<Self, Vec<ConfigProblem>> {

@@ -58,7 +58,7 @@
 //!   A line that is not a content line inside a VEVENT rejects that VEVENT.
 //!
 //! Errors: fetch failures are the kit's `HttpError`s (through
-//! [`HttpSource`](boxoffice_core::http::HttpSource)), turned into
+//! [`HttpSource`]), turned into
 //! [`boxoffice_core::ProviderError`] (which says whether to retry).
 
 mod config;
