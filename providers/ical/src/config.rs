@@ -1,13 +1,15 @@
 //! The keys of an `ical` instance, besides the common ones every `[providers.<name>]`
 //! table has.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
 use boxoffice_core::SellMode;
 use boxoffice_core::http::{check_feed_url, display_url};
-use boxoffice_core::registry::ConfigProblem;
-use serde::Deserialize;
+use boxoffice_core::registry::{ConfigProblem, parse_options};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, forward_to_deserialize_any};
 use url::Url;
 
 /// The longest `horizon` accepted: ten years of occurrences is already more than any
@@ -33,10 +35,11 @@ pub struct IcalConfig {
     /// The calendar's address: an `http` or `https` URL that answers a GET with an
     /// RFC 5545 document (`webcal://` links are `https://` ones). It may carry a
     /// token; logs and errors show it without its query and credentials.
+    #[serde(deserialize_with = "feed_url")]
     pub url: Url,
     /// How far past the present recurring events (RRULE) are expanded, as a duration
     /// such as `365d` or `26weeks`. More than 0 and at most 3650 days; default `365d`.
-    #[serde(default = "default_horizon", with = "humantime_serde")]
+    #[serde(default = "default_horizon", deserialize_with = "bounded_horizon")]
     pub horizon: Duration,
     /// The sell mode of every event the calendar carries, `online` or `offline`
     /// (calendars say nothing of sales); a cancelled event is offline whatever this
@@ -53,87 +56,111 @@ fn default_sell_mode() -> SellMode {
     SellMode::Online
 }
 
-/// The keys [`IcalConfig`] has.
-const KEYS: &[&str] = &["url", "horizon", "sell_mode"];
+/// A URL the kit's HTTP source can fetch (http or https).
+fn feed_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+    let url = Url::deserialize(deserializer)?;
+    check_feed_url(&url).map_err(de::Error::custom)?;
+    Ok(url)
+}
+
+/// A humantime duration within `(0, MAX_HORIZON]`.
+fn bounded_horizon<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let horizon: Duration = humantime_serde::deserialize(deserializer)?;
+    if horizon.is_zero() || horizon > MAX_HORIZON {
+        return Err(de::Error::custom(format!(
+            "must be more than 0s and at most 3650d, not {}",
+            humantime::format_duration(horizon)
+        )));
+    }
+    Ok(horizon)
+}
 
 impl IcalConfig {
-    /// Reads and checks the instance's own keys. Returns every problem at once, each
-    /// naming its key.
+    /// Reads and checks the instance's own keys with
+    /// [`parse_options`]. Returns every
+    /// problem at once, each naming its key: unknown keys first, then the fields in
+    /// the order they are declared.
     pub fn parse(options: serde_json::Value) -> Result<Self, Vec<ConfigProblem>> {
-        let serde_json::Value::Object(options) = options else {
+        let serde_json::Value::Object(mut remaining) = options else {
+            // Serde would read a struct from an array too, and name `[0]`.
             return Err(vec![ConfigProblem::new(
                 "",
                 "the provider's options must be a table",
             )]);
         };
-        let mut problems = Vec::new();
-        for key in options.keys().filter(|key| !KEYS.contains(&key.as_str())) {
-            problems.push(ConfigProblem::new(
-                key.as_str(),
-                format!("unknown key `{key}`; an ical instance has {}", KEYS.join(", ")),
-            ));
-        }
-        let url = match options.get("url") {
-            None => {
-                problems.push(ConfigProblem::new(
-                    "url",
-                    "missing key `url`: the calendar's address",
-                ));
-                None
+        // Serde stops at the first problem. To report them all, the key each one
+        // names is taken out and the rest read again, until nothing more is found;
+        // every round takes a key out, so there are at most as many rounds as keys.
+        let mut problems: Vec<ConfigProblem> = Vec::new();
+        let mut taken_out = BTreeSet::new();
+        loop {
+            let found = match parse_options::<IcalConfig>(serde_json::Value::Object(remaining.clone())) {
+                Ok(config) if problems.is_empty() => return Ok(config),
+                Ok(_) => break,
+                Err(found) => found,
+            };
+            let mut progressed = false;
+            for problem in found {
+                // A key taken out is now reported missing: it was reported already.
+                if taken_out.contains(&problem.key) {
+                    continue;
+                }
+                if remaining.remove(&problem.key).is_some() {
+                    taken_out.insert(problem.key.clone());
+                    progressed = true;
+                }
+                problems.push(problem);
             }
-            Some(value) => check(parse_url(value), "url", &mut problems),
-        };
-        let horizon = match options.get("horizon") {
-            None => Some(DEFAULT_HORIZON),
-            Some(value) => check(parse_horizon(value), "horizon", &mut problems),
-        };
-        let sell_mode = match options.get("sell_mode") {
-            None => Some(SellMode::Online),
-            Some(value) => check(
-                value
-                    .as_str()
-                    .and_then(SellMode::parse)
-                    .ok_or_else(|| format!("must be \"online\" or \"offline\", not {value}")),
-                "sell_mode",
-                &mut problems,
-            ),
-        };
-        match (url, horizon, sell_mode) {
-            (Some(url), Some(horizon), Some(sell_mode)) if problems.is_empty() => Ok(IcalConfig {
-                url,
-                horizon,
-                sell_mode,
-            }),
-            _ => Err(problems),
+            if !progressed {
+                break;
+            }
         }
+        let fields = declared_fields::<IcalConfig>();
+        problems.sort_by_key(|problem| {
+            fields
+                .iter()
+                .position(|field| *field == problem.key)
+                .map_or(0, |position| position + 1)
+        });
+        Err(problems)
     }
 }
 
-fn check<T>(result: Result<T, String>, key: &str, problems: &mut Vec<ConfigProblem>) -> Option<T> {
-    result
-        .map_err(|message| problems.push(ConfigProblem::new(key, message)))
-        .ok()
+/// The fields a struct with a derived `Deserialize` declares, in order: the derive
+/// hands them to [`Deserializer::deserialize_struct`], which [`FieldNames`] records
+/// before it refuses to go on. Empty for any other type.
+fn declared_fields<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    let mut names = FieldNames(&[]);
+    // The error is the point: only the names were wanted.
+    let _ = T::deserialize(&mut names);
+    names.0
 }
 
-fn parse_url(value: &serde_json::Value) -> Result<Url, String> {
-    let text = value
-        .as_str()
-        .ok_or_else(|| format!("must be a string, not {value}"))?;
-    let url = Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
-    check_feed_url(&url)?;
-    Ok(url)
-}
+/// A deserializer that only learns the field names of the struct asked for.
+struct FieldNames(&'static [&'static str]);
 
-fn parse_horizon(value: &serde_json::Value) -> Result<Duration, String> {
-    let text = value
-        .as_str()
-        .ok_or_else(|| format!("must be a duration such as \"365d\", not {value}"))?;
-    let horizon = humantime::parse_duration(text)
-        .map_err(|error| format!("{text:?} is not a duration such as \"365d\": {error}"))?;
-    if horizon.is_zero() || horizon > MAX_HORIZON {
-        return Err(format!("must be more than 0s and at most 3650d, not {text:?}"));
+impl<'de> Deserializer<'de> for &mut FieldNames {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("only a struct's field names can be read"))
     }
-    Ok(horizon)
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0 = fields;
+        Err(de::Error::custom("the field names are read"))
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
 }
 
 impl fmt::Debug for IcalConfig {
@@ -212,6 +239,44 @@ mod tests {
         assert_eq!(keys("0s"), ["horizon"]);
         assert_eq!(keys("3651d"), ["horizon"]);
         assert!(keys("3650d").is_empty());
+    }
+
+    #[test]
+    fn problems_say_what_is_wrong() {
+        let problems = IcalConfig::parse(json!({
+            "url": "ftp://sala.example/",
+            "horizon": "3651d",
+            "sell_mode": "sometimes",
+            "colour": "red",
+        }))
+        .err()
+        .unwrap_or_default();
+        let messages: Vec<_> = problems.iter().map(|problem| problem.message.as_str()).collect();
+        assert!(messages[0].contains("unknown field `colour`"), "{messages:?}");
+        assert!(messages[1].contains("http or https"), "{messages:?}");
+        assert!(messages[2].contains("at most 3650d"), "{messages:?}");
+        assert!(messages[3].contains("`online` or `offline`"), "{messages:?}");
+        let missing = IcalConfig::parse(json!({})).err().unwrap_or_default();
+        assert!(missing[0].message.contains("missing field `url`"), "{missing:?}");
+    }
+
+    #[test]
+    fn options_that_are_not_a_table_are_one_problem() {
+        for options in [
+            json!("https://sala.example/a.ics"),
+            json!(["https://sala.example/a.ics"]),
+        ] {
+            let problems = IcalConfig::parse(options).err().unwrap_or_default();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].key, "");
+            assert!(problems[0].message.contains("table"), "{problems:?}");
+        }
+    }
+
+    #[test]
+    fn the_declared_fields_are_read_from_the_type() {
+        assert_eq!(declared_fields::<IcalConfig>(), ["url", "horizon", "sell_mode"]);
+        assert!(declared_fields::<String>().is_empty());
     }
 
     #[test]

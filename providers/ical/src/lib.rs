@@ -14,28 +14,38 @@
 //!   the same UID and RECURRENCE-ID) is rejected; the first is kept.
 //! - **Title.** SUMMARY, unescaped (`\,` `\;` `\n` `\\`) and trimmed. A VEVENT without
 //!   UID, SUMMARY or DTSTART is rejected, as is one with an unparsable date, an
-//!   unknown TZID, an unsupported RRULE part, or DTEND before DTSTART.
-//! - **Times.** `TZID=Europe/Madrid`: read and served on that zone's wall clock
-//!   (IANA names via chrono-tz, also behind a `/mozilla.org/.../` prefix; VTIMEZONE
-//!   blocks are skipped, so a TZID that is not an IANA name rejects the event). UTC
-//!   (`Z`): the instant, served as the wall clock of the instance's `timezone`.
-//!   Floating (neither): the wall clock of the instance's `timezone`.
+//!   unknown TZID, an RRULE that cannot be followed, or DTEND before DTSTART.
+//! - **Times.** `TZID=Europe/Madrid`: read and served on that zone's wall clock.
+//!   A TZID is an IANA name (via chrono-tz), also behind a `/mozilla.org/.../`
+//!   prefix, or a Windows name as Outlook and Exchange write it
+//!   (`TZID=W. Europe Standard Time`, quoted or not, in any ASCII case), read as
+//!   the IANA zone CLDR's windowsZones table gives as its world-wide default
+//!   (territory "001": `Europe/Berlin` here); VTIMEZONE blocks are skipped, so any
+//!   other TZID rejects the event, naming it. UTC (`Z`): the instant, served as the
+//!   wall clock of the instance's `timezone`. Floating (neither): the wall clock of
+//!   the instance's `timezone`.
 //! - **End.** DTEND, else DURATION (days nominal, hours to seconds exact), else none
 //!   (`end: None`) for a timed event. Each occurrence keeps the first one's length.
 //! - **All-day** (`VALUE=DATE`). Start: the date, no time, at midnight in the
 //!   instance's zone. End: DTEND is exclusive in RFC 5545, so the end served is the
 //!   last day (DTEND - 1 day, no time) and its instant the midnight of DTEND. Without
 //!   DTEND or DURATION an all-day event lasts one day.
-//! - **Recurrence.** FREQ DAILY/WEEKLY/MONTHLY/YEARLY with INTERVAL, COUNT, UNTIL,
-//!   BYDAY (ordinals in MONTHLY/YEARLY), BYMONTHDAY, BYMONTH, BYSETPOS, WKST; RDATE
-//!   and EXDATE (with TZID too). Occurrences are computed on DTSTART's wall clock from
-//!   DTSTART (which counts as the first, as the RFC says) up to `now + horizon`; past
-//!   ones are sent too (the store keeps everything ever seen), but only the latest
-//!   [`MAX_OCCURRENCES`] of one event. A rule that would take more than 500 000
-//!   steps (periods and candidate days) to reach the horizon, such as a daily rule
-//!   from the year 1000, is rejected. Unsupported rule parts (BYHOUR, BYWEEKNO,
-//!   BYYEARDAY, sub-daily frequencies) reject the event. An override whose
-//!   occurrence is not generated is sent on its own when it starts within the horizon.
+//! - **Recurrence.** RRULEs are expanded with the `rrule` crate, every RFC 5545 part:
+//!   FREQ from SECONDLY to YEARLY, INTERVAL, COUNT, UNTIL, BYSECOND, BYMINUTE,
+//!   BYHOUR, BYDAY (ordinals in MONTHLY/YEARLY), BYMONTHDAY, BYYEARDAY, BYWEEKNO,
+//!   BYMONTH, BYSETPOS, WKST; RDATE and EXDATE (with TZID too). Occurrences are
+//!   computed on DTSTART's wall clock from DTSTART (which counts as the first, for
+//!   COUNT too, as the RFC says) up to `now + horizon`; past ones are sent too (the
+//!   store keeps everything ever seen), but only the latest [`MAX_OCCURRENCES`] of
+//!   one event. An event whose rules would take more than 500 000 steps in all
+//!   (periods walked plus occurrences produced) to reach the horizon, such as a daily
+//!   rule from the year 1000 or a secondly one from 1900, is rejected, as is one whose
+//!   rule selects more than 50 000 occurrences in one period (a year of a YEARLY
+//!   rule); a rule that never selects anything stops at the crate's iteration limit
+//!   (100 000 empty periods). A rule the RFC forbids
+//!   (a BYDAY ordinal in a WEEKLY rule, BYMONTHDAY in WEEKLY, ...) rejects the event.
+//!   An override whose occurrence is not generated is sent on its own when it starts
+//!   within the horizon.
 //! - **Sell mode.** `STATUS:CANCELLED` is `offline`; anything else the instance's
 //!   `sell_mode` (default `online`). No prices (no zones), no organizer, never sold
 //!   out, no sale window.
@@ -48,14 +58,20 @@
 //!   A line that is not a content line inside a VEVENT rejects that VEVENT.
 //!
 //! Errors: fetch failures are the kit's `HttpError`s (through
-//! [`HttpSource`](boxoffice_core::http::HttpSource)), turned into
+//! [`HttpSource`]), turned into
 //! [`boxoffice_core::ProviderError`] (which says whether to retry).
 
 mod config;
 mod content;
+mod document;
 pub mod parse;
+mod record;
 mod recur;
+mod series;
+mod tzid;
 mod value;
+mod vevent;
+mod windows_zones;
 
 use std::sync::Arc;
 

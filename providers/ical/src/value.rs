@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone,
 use chrono_tz::Tz;
 
 use crate::content::{Property, quote};
+use crate::tzid::resolve_tzid;
 
 /// Which clock a DATE-TIME is read on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,34 +140,12 @@ fn frame_of(property: &Property) -> Result<Frame, String> {
         None => Ok(Frame::Floating),
         Some(tzid) => resolve_tzid(tzid).map(Frame::Zoned).ok_or_else(|| {
             format!(
-                "{} has an unknown TZID {}: only IANA names such as \"Europe/Madrid\" are understood",
+                "{} has an unknown TZID {}: only IANA names such as \"Europe/Madrid\" and Windows names such as \"W. Europe Standard Time\" are understood",
                 property.name,
                 quote(tzid)
             )
         }),
     }
-}
-
-/// An IANA zone from a TZID, also when it carries a globally unique prefix such as
-/// `/mozilla.org/20050126_1/Europe/Madrid`.
-pub(crate) fn resolve_tzid(tzid: &str) -> Option<Tz> {
-    let tzid = tzid.trim();
-    if let Ok(tz) = tzid.parse::<Tz>() {
-        return Some(tz);
-    }
-    if !tzid.starts_with('/') {
-        return None;
-    }
-    // Try the last one, two and three segments: "UTC", "Europe/Madrid",
-    // "America/Argentina/Buenos_Aires".
-    let segments: Vec<&str> = tzid.split('/').collect();
-    (1..=3)
-        .filter_map(|n| segments.len().checked_sub(n))
-        .find_map(|start| {
-            segments
-                .get(start..)
-                .and_then(|tail| tail.join("/").parse::<Tz>().ok())
-        })
 }
 
 /// One DATE (`20261224`) or DATE-TIME (`20261201T200000`, `20261201T190000Z`).
@@ -369,16 +348,17 @@ mod tests {
     }
 
     #[test]
-    fn tzids_with_a_global_prefix_resolve() {
+    fn a_windows_tzid_is_read_in_its_iana_zone() {
+        let when = parse_when(&property(
+            "DTSTART;TZID=\"Romance Standard Time\":20260715T200000",
+        ));
         assert_eq!(
-            resolve_tzid("/mozilla.org/20050126_1/Europe/Madrid"),
-            Some(chrono_tz::Europe::Madrid)
+            when,
+            Ok(When::DateTime(
+                at("20260715T200000"),
+                Frame::Zoned(chrono_tz::Europe::Paris)
+            ))
         );
-        assert_eq!(
-            resolve_tzid("/citadel.org/20190101_1/America/Argentina/Buenos_Aires"),
-            Some(chrono_tz::America::Argentina::Buenos_Aires)
-        );
-        assert_eq!(resolve_tzid("Romance Standard Time"), None);
     }
 
     #[test]
