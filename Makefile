@@ -1,36 +1,40 @@
 # Boxoffice. `make run` serves on 127.0.0.1:8000 with SQLite; `make test` runs every test.
 CARGO ?= cargo
-export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run build test lint fmt clean bench chromium
+.PHONY: run build test test-deps lint fmt clean bench toolchain
 
-run:
+run: toolchain
 	$(CARGO) run --release -p boxoffice-server --bin boxoffice -- serve
 
-build:
+build: toolchain
 	$(CARGO) build --release -p boxoffice-server --bin boxoffice
 
-## Every test: unit and integration, on SQLite and on PostgreSQL ($$TEST_DATABASE_URL),
-## the /status page in headless Chromium, and schemathesis against the served OpenAPI document.
-test: chromium
-	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --workspace --doc
-	bash tools/contract_test.sh
+## Every test: unit and integration, on SQLite and on PostgreSQL, the /status page in
+## headless Chromium, and schemathesis against the served OpenAPI document. Sets up
+## what it needs (tools/test.sh): Debian's chromium, python3-venv, curl and postgresql
+## when missing, ./.venv with schemathesis, and a throwaway PostgreSQL under
+## target/test-postgres/ unless TEST_DATABASE_URL names one. Nothing may be skipped.
+test: toolchain
+	CARGO="$(CARGO)" bash tools/test.sh
+
+## Only the set-up of `make test` (packages and ./.venv), without running anything.
+test-deps:
+	bash tools/test.sh deps
 
 ## Every figure of BENCHMARKS.md (parser, ingest on SQLite and PostgreSQL, /search under load).
-bench:
+bench: toolchain
 	bash bench/run.sh
 
-lint:
+lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-fmt:
+fmt: toolchain
 	$(CARGO) fmt --all
 
 clean:
 	$(CARGO) clean
 
-## Headless Chromium, for the /status page test; installed when missing.
-chromium:
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+## The toolchain rust-toolchain.toml pins (linked to `stable` when that is the same release).
+toolchain:
+	@bash tools/toolchain.sh

@@ -2,13 +2,17 @@
 # Contract test: schemathesis (PyPI, in ./.venv) against the served /openapi.json.
 # Every documented route; no 5xx; every response matching its schema. Loopback only,
 # bounded by --max-examples and --max-time; the server is stopped at the end.
+# `tools/contract_test.sh prepare` only builds ./.venv (python3 with venv, and PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 if [ ! -x .venv/bin/schemathesis ] || ! .venv/bin/schemathesis --version | grep -q "$SCHEMATHESIS_VERSION"; then
-  python3 -m venv .venv
-  .venv/bin/pip install -q "schemathesis==$SCHEMATHESIS_VERSION"
+  timeout 120 python3 -m venv --clear .venv
+  timeout 900 .venv/bin/pip install -q --timeout 60 "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+if [ "${1:-}" = prepare ]; then
+  exit 0
 fi
 
 cargo build -q -p boxoffice-server --bin boxoffice
@@ -23,7 +27,7 @@ APP_PORT=$(free_port)
 cp providers/fever/tests/fixtures/response_1.xml "$work/feed.xml"
 python3 -m http.server "$FEED_PORT" --bind 127.0.0.1 --directory "$work" >/dev/null 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$FEED_PORT/feed.xml" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 100); do curl -sf --max-time 2 "http://127.0.0.1:$FEED_PORT/feed.xml" >/dev/null && break; sleep 0.1; done
 cat > "$work/config.toml" <<TOML
 [server]
 addr = "127.0.0.1:$APP_PORT"
@@ -42,12 +46,12 @@ url = "http://127.0.0.1:$FEED_PORT/feed.xml"
 timeout = "5s"
 retries = 0
 TOML
-target/debug/boxoffice --config "$work/config.toml" serve &
+"${CARGO_TARGET_DIR:-target}/debug/boxoffice" --config "$work/config.toml" serve &
 pids+=($!)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$APP_PORT/health" >/dev/null && break; sleep 0.1; done
-curl -sf -X POST -H "Authorization: Bearer contract" "http://127.0.0.1:$APP_PORT/admin/providers/fever/sync" >/dev/null
+for _ in $(seq 1 100); do curl -sf --max-time 2 "http://127.0.0.1:$APP_PORT/health" >/dev/null && break; sleep 0.1; done
+curl -sf --max-time 60 -X POST -H "Authorization: Bearer contract" "http://127.0.0.1:$APP_PORT/admin/providers/fever/sync" >/dev/null
 
-.venv/bin/schemathesis run "http://127.0.0.1:$APP_PORT/openapi.json" \
+timeout 600 .venv/bin/schemathesis run "http://127.0.0.1:$APP_PORT/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --header "Authorization: Bearer contract" \
   --phases examples,coverage,fuzzing \

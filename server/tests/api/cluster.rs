@@ -26,6 +26,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_through_one_instance_is_served_by_the_other_within_two_seconds() {
+    crate::skip_without_postgres!();
     let db = TestDatabase::create(Backend::Postgres).await;
     let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
     let a = TestApp::spawn(&db.url, AppOptions::manual(&feed.url)).await;
@@ -51,6 +52,7 @@ async fn a_sync_through_one_instance_is_served_by_the_other_within_two_seconds()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_one_instance_syncs_a_provider_at_a_time() {
+    crate::skip_without_postgres!();
     let db = TestDatabase::create(Backend::Postgres).await;
     let feed = MockProvider::start(MockResponse {
         delay: Duration::from_millis(1500),
@@ -75,6 +77,7 @@ async fn only_one_instance_syncs_a_provider_at_a_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_run_by_two_instances_at_once_do_not_collide() {
+    crate::skip_without_postgres!();
     let db = TestDatabase::create(Backend::Postgres).await;
     let migrate = || async {
         let store = SeaOrmStore::connect(&db.url, &StoreOptions::default()).await?;
@@ -90,6 +93,7 @@ async fn migrations_run_by_two_instances_at_once_do_not_collide() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_syncing_instance_is_killed_another_takes_over() {
+    crate::skip_without_postgres!();
     let db = TestDatabase::create(Backend::Postgres).await;
     // The provider hangs: the first instance is mid-run, holding the provider's lock.
     let feed = MockProvider::start(MockResponse {

@@ -280,6 +280,7 @@ async fn shutdown_cancels_a_running_sync_without_a_partial_commit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_store_is_lost_ready_says_so_and_search_keeps_serving() {
+    crate::skip_without_postgres!();
     let db = TestDatabase::create(Backend::Postgres).await;
     let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
     let app = TestApp::spawn(&db.url, AppOptions::manual(&feed.url)).await;

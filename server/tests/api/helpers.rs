@@ -1,6 +1,13 @@
 //! Test helpers: a real server on port 0 over a fresh database (a SQLite file or a
 //! new PostgreSQL database), and a local mock provider serving recorded feeds.
+//!
+//! Tests that need an outside service skip, saying so, when it is absent: the
+//! PostgreSQL ones when `TEST_DATABASE_URL` is unset (no server is looked for
+//! anywhere else), the Chromium one when there is no Chromium. Under `make test`,
+//! which provisions both, `TEST_REQUIRE_SERVICES=1` turns every skip into a
+//! failure.
 
+use std::io::Write as _;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
@@ -46,6 +53,7 @@ macro_rules! on_both_backends {
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
+                    $crate::skip_without_postgres!();
                     super::$name($crate::helpers::Backend::Postgres).await
                 }
             }
@@ -60,8 +68,67 @@ pub struct TestDatabase {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// Set (to anything but `0`) by `make test`: a test that would skip fails instead.
+/// Not `BOXOFFICE_*`: the server reads those as configuration and refuses unknown keys.
+pub const REQUIRE_SERVICES: &str = "TEST_REQUIRE_SERVICES";
+
+fn services_required() -> bool {
+    std::env::var(REQUIRE_SERVICES).is_ok_and(|value| !value.is_empty() && value != "0")
+}
+
+/// The running test's name: libtest names each test's thread after it (but for
+/// `--test-threads=1`, where tests run on the main thread).
+fn current_test(module: &str) -> String {
+    match std::thread::current().name() {
+        Some(name) if name != "main" => name.to_owned(),
+        _ => format!("a test of {module}"),
+    }
+}
+
+/// Skips the calling test (which must return next): prints `SKIPPED <test>: <reason>`
+/// to the standard error, past the harness's output capture, so that a skip is never
+/// a silent pass. Panics instead when [`REQUIRE_SERVICES`] is set.
+pub fn skip(module: &str, reason: &str) {
+    let test = current_test(module);
+    assert!(
+        !services_required(),
+        "{test} may not skip when {REQUIRE_SERVICES} is set (as make test does): {reason}"
+    );
+    // `eprintln!` would be captured and shown only on failure; a direct write is not.
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}
+
+/// Why PostgreSQL tests cannot run here, if they cannot: `TEST_DATABASE_URL` is
+/// unset. No server is probed (not even 127.0.0.1:5432), so whether they run never
+/// depends on whatever happens to listen there.
+pub fn postgres_unavailable() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => None,
+        _ => Some(
+            "TEST_DATABASE_URL is unset (make test provisions a PostgreSQL; or set it to one, \
+             e.g. TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)"
+                .into(),
+        ),
+    }
+}
+
+/// Returns from the calling test, after [`skip`], when PostgreSQL is unavailable.
+#[macro_export]
+macro_rules! skip_without_postgres {
+    () => {
+        if let Some(reason) = $crate::helpers::postgres_unavailable() {
+            $crate::helpers::skip(module_path!(), &reason);
+            return;
+        }
+    };
+}
+
+/// `$TEST_DATABASE_URL`: a database on a server where the tests may create databases.
 fn postgres_admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!("TEST_DATABASE_URL is unset: a PostgreSQL test must begin with skip_without_postgres!()"),
+    }
 }
 
 impl TestDatabase {
@@ -80,7 +147,8 @@ impl TestDatabase {
                 let admin_url = postgres_admin_url();
                 let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
                     panic!(
-                        "PostgreSQL at {admin_url} is required by the tests (make test starts nothing): {e}"
+                        "PostgreSQL at TEST_DATABASE_URL={admin_url} does not answer: {e} \
+                         (unset TEST_DATABASE_URL to skip the PostgreSQL tests; make test provisions one)"
                     )
                 });
                 sweep_old_databases(&admin).await;
