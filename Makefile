@@ -1,12 +1,12 @@
 # Boxoffice. `make run` serves on 127.0.0.1:8000 with SQLite; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: run build test test-deps lint fmt clean bench toolchain
+.PHONY: run build test test-deps lint fmt clean bench
 
-run: toolchain
+run:
 	$(CARGO) run --release -p boxoffice-server --bin boxoffice -- serve
 
-build: toolchain
+build:
 	$(CARGO) build --release -p boxoffice-server --bin boxoffice
 
 ## Every test: unit and integration, on SQLite and on PostgreSQL, the /status page in
@@ -14,7 +14,7 @@ build: toolchain
 ## what it needs (tools/test.sh): Debian's chromium, python3-venv, curl and postgresql
 ## when missing, ./.venv with schemathesis, and a throwaway PostgreSQL under
 ## target/test-postgres/ unless TEST_DATABASE_URL names one. Nothing may be skipped.
-test: toolchain
+test:
 	CARGO="$(CARGO)" bash tools/test.sh
 
 ## Only the set-up of `make test` (packages and ./.venv), without running anything.
@@ -22,19 +22,16 @@ test-deps:
 	bash tools/test.sh deps
 
 ## Every figure of BENCHMARKS.md (parser, ingest on SQLite and PostgreSQL, /search under load).
-bench: toolchain
+bench:
 	bash bench/run.sh
 
-lint: toolchain
+lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-fmt: toolchain
+fmt:
 	$(CARGO) fmt --all
 
 clean:
 	$(CARGO) clean
 
-## The toolchain rust-toolchain.toml pins (linked to `stable` when that is the same release).
-toolchain:
-	@bash tools/toolchain.sh
