@@ -1,33 +1,40 @@
-//! Boxoffice's core: the canonical event model, the [`Provider`] and [`EventStore`]
-//! traits, the provider registry and the sync engine.
+//! Boxoffice's core, in layers that point one way:
+//! - [`model`]: the canonical event model, its identity, time and the search window;
+//! - [`provider`]: the [`Provider`] trait, its sink and its rejections;
+//! - [`registry`]: provider kinds and their configuration;
+//! - [`store`]: the [`EventStore`] trait with the types it stores;
+//! - [`sync`]: the engine on top: runs, schedules, retries, breaker, batching, reports.
 //!
-//! This crate knows nothing of HTTP servers or SQL: providers are testable without a
-//! database and stores without a network. Errors by layer:
+//! This crate knows nothing of HTTP or SQL: providers are testable without a database
+//! and stores without a network. Errors by layer:
 //! - a provider fails a whole fetch with [`ProviderError`] and rejects single records
 //!   with a [`Rejection`] (the neighbours are kept);
 //! - a store fails with [`StoreError`], whose variants carry the HTTP meaning the
 //!   server gives them (not found, conflict, unavailable);
 //! - a run is summed up in a [`SyncReport`], whatever happened.
 
-pub mod archive;
-pub mod conformance;
-pub mod feed;
-pub mod http;
 pub mod model;
 pub mod provider;
 pub mod registry;
+pub mod secret;
 pub mod store;
 pub mod sync;
-pub mod time;
 
-pub use model::{EventRecord, ExternalKey, LocalMoment, PriceRange, SellMode, Zone};
-pub use provider::{Feed, FeedBody, FetchStats, Provider, ProviderError, RecordSink, Rejection};
-pub use registry::{InstanceSettings, ProviderConfig, ProviderRegistration};
-pub use store::{
-    BatchOutcome, EventStore, SearchItem, SearchWindow, StoreError, StoredEvent, SyncTransaction,
+pub use model::{EventRecord, ExternalKey, LocalMoment, PriceRange, SearchWindow, SellMode, Zone};
+pub use provider::{
+    CollectingSink, Document, Feed, FeedBody, OpenRequest, Opened, Parsed, Provider, ProviderError,
+    RecordSink, Rejection, Validators, read_error,
 };
-pub use sync::{RunStatus, SyncEngine, SyncError, SyncReport};
+pub use registry::{ConfigProblem, InstanceSettings, ProviderConfig, ProviderRegistration};
+pub use secret::{Secret, SecretSource};
+pub use store::{
+    BatchOutcome, EventStore, RunStatus, SearchItem, StoreError, StoredEvent, SyncReport, SyncTransaction,
+};
+pub use sync::{SyncEngine, SyncError};
 
 /// Re-exported so that `register_provider!` works without the provider crate naming it.
 #[doc(hidden)]
 pub use inventory;
+/// Re-exported for `register_provider!`.
+#[doc(hidden)]
+pub use serde_json;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_events;
 mod m20261126_000002_quarantine_and_toggles;
+mod m20261126_000003_feed_validators;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_events::Migration),
             Box::new(m20261126_000002_quarantine_and_toggles::Migration),
+            Box::new(m20261126_000003_feed_validators::Migration),
         ]
     }
 }

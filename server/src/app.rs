@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::http::HeaderValue;
-use boxoffice_core::archive::PayloadArchive;
 use boxoffice_core::store::EventStore;
 use boxoffice_core::sync::SyncEngine;
+use boxoffice_core::sync::archive::PayloadArchive;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
@@ -23,8 +23,6 @@ use crate::store::{SeaOrmStore, StoreOptions};
 pub struct Services {
     /// The store.
     pub store: Arc<dyn EventStore>,
-    /// The concrete store, for what the trait does not cover.
-    pub sea_orm: SeaOrmStore,
     /// The engine.
     pub engine: Arc<SyncEngine>,
 }
@@ -54,11 +52,7 @@ impl Services {
         if let Err(error) = engine.refresh_toggles().await {
             tracing::warn!(%error, "Cannot read the runtime provider switches; using the configuration.");
         }
-        Ok(Self {
-            store,
-            sea_orm,
-            engine,
-        })
+        Ok(Self { store, engine })
     }
 }
 

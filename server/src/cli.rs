@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use boxoffice_core::RunStatus;
 use boxoffice_core::registry;
-use boxoffice_core::sync::RunStatus;
 use boxoffice_provider_fever::generate::{FeedShape, write_feed};
 use clap::{Parser, Subcommand};
 
@@ -159,14 +159,30 @@ async fn sync(config: &Config, provider: Option<String>) -> anyhow::Result<()> {
 }
 
 fn print_providers(config: &Config) {
-    println!("Registered provider kinds:");
+    let print_keys = |keys: Vec<registry::KeyDoc>| {
+        for key in keys {
+            let default = match (&key.default, key.required) {
+                (_, true) => " (required)".to_owned(),
+                (Some(default), false) => format!(" (default {default})"),
+                (None, false) => String::new(),
+            };
+            let doc = key
+                .doc
+                .split("\n\n")
+                .next()
+                .unwrap_or_default()
+                .replace('\n', " ");
+            println!("      {:<18} {doc}{default}", key.name);
+        }
+    };
+    println!("Keys of every [providers.<name>] table:");
+    print_keys(registry::common_keys());
+    println!();
+    println!("Registered provider kinds, with their own keys:");
     for registration in registry::registrations() {
         println!("  {}  {}", registration.kind, registration.description);
-        for (key, doc) in registration.config_keys {
-            println!("      {key:<16} {doc}");
-        }
+        print_keys((registration.keys)());
     }
-    println!("  Keys of every kind: kind, enabled, interval, timeout, timezone, max_feed_bytes");
     println!();
     println!("Configured instances:");
     if config.providers.is_empty() {

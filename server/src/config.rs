@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use boxoffice_core::Secret;
 use boxoffice_core::registry::{BuiltProvider, ConfigProblem, ProviderConfig};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -259,54 +260,6 @@ impl Default for ArchiveConfig {
             dir: PathBuf::from("./data/archive"),
             retention: Duration::from_secs(30 * 24 * 3600),
         }
-    }
-}
-
-/// A secret string: never printed, never logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// A secret holding `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; call only where it is used.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("[redacted]")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    /// Accepts numbers too: environment values that look numeric arrive as numbers.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Signed(i64),
-            Unsigned(u64),
-            Float(f64),
-        }
-        Ok(Secret(match Raw::deserialize(deserializer)? {
-            Raw::Text(text) => text,
-            Raw::Signed(n) => n.to_string(),
-            Raw::Unsigned(n) => n.to_string(),
-            Raw::Float(n) => n.to_string(),
-        }))
     }
 }
 

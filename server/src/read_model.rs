@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use boxoffice_core::store::{EventStore, SearchItem, SearchWindow, StoreError};
+use boxoffice_core::model::format;
+use boxoffice_core::{EventStore, SearchItem, SearchWindow, StoreError};
 use bytes::{BufMut, Bytes, BytesMut};
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
@@ -166,9 +167,9 @@ impl SearchIndex {
     /// The whole /search response body for `query`.
     pub fn query(&self, query: &SearchQuery) -> Bytes {
         let window = query.window;
-        let from = window.starts_at.map(|t| t.timestamp());
-        let to = window.ends_at.map(|t| t.timestamp());
-        let mut first = from.map_or(0, |from| self.entries.partition_point(|e| e.starts_at < from));
+        let mut first = window
+            .min_start()
+            .map_or(0, |from| self.entries.partition_point(|e| e.starts_at < from));
         if let Some(cursor) = query.cursor {
             let after = self
                 .entries
@@ -182,12 +183,10 @@ impl SearchIndex {
                 .position(|p| **p == **name)
                 .map_or(u32::MAX, |i| u32::try_from(i).unwrap_or(u32::MAX))
         });
-        // Items end no earlier than they start (checked at ingest), so none past `to`
-        // by its start can match: the scan stops there.
         let mut matching = self.entries[first..]
             .iter()
-            .take_while(|entry| to.is_none_or(|to| entry.starts_at <= to))
-            .filter(|entry| to.is_none_or(|to| entry.ends_at <= to))
+            .take_while(|entry| !window.is_past(entry.starts_at))
+            .filter(|entry| window.contains(entry.starts_at, entry.ends_at))
             .filter(|entry| provider.is_none_or(|p| entry.provider == p));
         let limit = query.limit.unwrap_or(usize::MAX);
         let mut body = BytesMut::with_capacity(256);
@@ -227,13 +226,10 @@ fn render(item: &SearchItem) -> Vec<u8> {
     let summary = EventSummary {
         id: item.id,
         title: &item.title,
-        start_date: item.start.date.format("%Y-%m-%d").to_string(),
-        start_time: item.start.time.map(|t| t.format("%H:%M:%S").to_string()),
-        end_date: item.end.map(|end| end.date.format("%Y-%m-%d").to_string()),
-        end_time: item
-            .end
-            .and_then(|end| end.time)
-            .map(|t| t.format("%H:%M:%S").to_string()),
+        start_date: format::date(item.start.date),
+        start_time: item.start.time.map(format::time),
+        end_date: item.end.map(|end| format::date(end.date)),
+        end_time: item.end.and_then(|end| end.time).map(format::time),
         min_price: item.min_price.and_then(|p| p.to_f64()),
         max_price: item.max_price.and_then(|p| p.to_f64()),
     };
@@ -292,7 +288,7 @@ impl ReadModel {
         }
         // Read the version before the items: a commit in between is picked up by the
         // next refresh, never missed.
-        let items = self.store.search(SearchWindow::default()).await?;
+        let items = self.store.searchable().await?;
         let index = SearchIndex::build(items, version);
         debug!(items = index.len(), version, "Read model rebuilt.");
         self.current.store(Arc::new(index));

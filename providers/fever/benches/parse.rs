@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use async_trait::async_trait;
-use boxoffice_core::{EventRecord, RecordSink, Rejection, StoreError};
+use boxoffice_core::provider::SinkError;
+use boxoffice_core::{EventRecord, RecordSink, Rejection};
 use boxoffice_provider_fever::generate::{FeedShape, write_feed};
 use boxoffice_provider_fever::{ParseContext, parse_feed};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -20,7 +21,7 @@ struct Counting {
 
 #[async_trait]
 impl RecordSink for Counting {
-    async fn accept(&mut self, record: EventRecord) -> Result<(), StoreError> {
+    async fn accept(&mut self, record: EventRecord) -> Result<(), SinkError> {
         self.records += 1;
         self.zones += record.zones.len() as u64;
         Ok(())

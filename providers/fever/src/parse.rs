@@ -32,7 +32,7 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 use tokio::io::AsyncBufRead;
 
-use boxoffice_core::feed::read_error as from_read_error;
+use boxoffice_core::read_error as from_read_error;
 
 /// The wall-clock format of every date-time in the feed (no offset: the instance's
 /// time zone says where it is).
@@ -63,7 +63,7 @@ pub struct ParseContext {
 /// Fails with [`ProviderError::Malformed`] when the document is not well-formed XML,
 /// is truncated, is not UTF-8, has another root than `eventList` or has a DOCTYPE
 /// (entities are never expanded); with [`ProviderError::TooLarge`] or
-/// [`ProviderError::Fetch`] when `reader` fails; with [`ProviderError::Store`] when the
+/// [`ProviderError::Fetch`] when `reader` fails; with [`ProviderError::Sink`] when the
 /// sink does.
 pub async fn parse_feed<R>(
     reader: R,

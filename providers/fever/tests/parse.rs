@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use boxoffice_core::provider::CollectingSink;
+use boxoffice_core::provider::SinkError;
 use boxoffice_core::{EventRecord, ProviderError, RecordSink, Rejection, SellMode, StoreError};
 use boxoffice_provider_fever::{ParseContext, parse_feed};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -628,10 +629,10 @@ struct FailingSink {
 
 #[async_trait]
 impl RecordSink for FailingSink {
-    async fn accept(&mut self, _record: EventRecord) -> Result<(), StoreError> {
+    async fn accept(&mut self, _record: EventRecord) -> Result<(), SinkError> {
         self.accepted += 1;
         if self.accepted == 2 {
-            return Err(StoreError::Unavailable("database down".into()));
+            return Err(SinkError::new(StoreError::Unavailable("database down".into())));
         }
         Ok(())
     }
@@ -644,7 +645,7 @@ async fn a_store_failure_stops_the_parse_and_is_returned() {
     let mut sink = FailingSink::default();
     let result = parse_feed(RESPONSE_1.as_bytes(), &context(chrono_tz::UTC), &mut sink).await;
     assert!(
-        matches!(result, Err(ProviderError::Store(StoreError::Unavailable(_)))),
+        matches!(&result, Err(ProviderError::Sink(error)) if error.to_string().contains("database down")),
         "{result:?}"
     );
     assert_eq!(sink.accepted, 2);

@@ -4,11 +4,11 @@
 //! conformance checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use boxoffice_core::conformance;
 use boxoffice_core::provider::CollectingSink;
 use boxoffice_core::{Provider, ProviderError};
 use boxoffice_provider_fever::generate::{FeedShape, write_feed};
 use boxoffice_provider_fever::{ParseContext, parse_feed};
+use boxoffice_testkit::conformance;
 use proptest::prelude::*;
 
 fn context() -> ParseContext {
@@ -93,25 +93,28 @@ struct Bytes(Vec<u8>);
 
 #[async_trait::async_trait]
 impl Provider for Bytes {
-    async fn open(&self) -> Result<boxoffice_core::Feed, ProviderError> {
-        Ok(boxoffice_core::Feed {
-            body: Box::new(std::io::Cursor::new(self.0.clone())),
-            length: None,
-        })
+    async fn open(
+        &self,
+        _: boxoffice_core::OpenRequest<'_>,
+    ) -> Result<boxoffice_core::Opened, ProviderError> {
+        Ok(boxoffice_core::Opened::Feed(boxoffice_core::Feed::new(Box::new(
+            std::io::Cursor::new(self.0.clone()),
+        ))))
     }
 
     async fn parse(
         &self,
-        body: boxoffice_core::FeedBody,
+        document: boxoffice_core::Document,
         sink: &mut dyn boxoffice_core::RecordSink,
-    ) -> Result<(), ProviderError> {
-        parse_feed(body, &context(), sink).await.map(|_| ())
+    ) -> Result<boxoffice_core::Parsed, ProviderError> {
+        parse_feed(document.body, &context(), sink).await?;
+        Ok(boxoffice_core::Parsed::default())
     }
 }
 
 #[test]
 fn reading_stops_at_the_size_limit_whatever_the_feed() {
-    use boxoffice_core::feed::{FeedLimits, read_feed};
+    use boxoffice_core::sync::feed::{FeedLimits, read_page};
     let feed = generated(FeedShape {
         base_events: 200,
         events_per_base: 3,
@@ -125,7 +128,7 @@ fn reading_stops_at_the_size_limit_whatever_the_feed() {
                 timeout: std::time::Duration::from_secs(30),
                 max_bytes: limit,
             };
-            read_feed(&Bytes(feed.clone()), limits, None, &mut sink).await
+            read_page(&Bytes(feed.clone()), Default::default(), limits, None, &mut sink).await
         });
         assert!(
             matches!(result, Err(ProviderError::TooLarge { limit: l }) if l == limit),

@@ -76,48 +76,26 @@ mod windows_zones;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use boxoffice_core::feed::read_error;
-use boxoffice_core::http::{HttpError, HttpSource};
-use boxoffice_core::registry::ConfigProblem;
-use boxoffice_core::{Feed, FeedBody, InstanceSettings, Provider, ProviderError, RecordSink};
+use boxoffice_core::registry::{ConfigProblem, InstanceSettings};
+use boxoffice_core::{
+    Document, OpenRequest, Opened, Parsed, Provider, ProviderError, RecordSink, read_error,
+};
+use boxoffice_kit::HttpSource;
 use chrono::{DateTime, Utc};
 use tokio::io::AsyncReadExt;
 
 pub use config::{DEFAULT_HORIZON, IcalConfig, MAX_HORIZON};
 pub use parse::{HARMLESS_EVENT_PROPERTIES, MAX_OCCURRENCES, ParseContext, parse_calendar};
 
-boxoffice_core::register_provider!(boxoffice_core::ProviderRegistration {
+boxoffice_core::register_provider! {
     kind: "ical",
     description: "An iCalendar (RFC 5545) calendar over HTTP(S): one item per VEVENT occurrence, RRULEs expanded",
-    config_keys: &[
-        (
-            "url",
-            "The calendar's http(s) address; a GET returns the whole .ics document"
-        ),
-        (
-            "horizon",
-            "How far past now recurring events are expanded, e.g. \"180d\" (default 365d, at most 3650d)",
-        ),
-        (
-            "sell_mode",
-            "\"online\" (default) or \"offline\": the sell mode of every event not cancelled",
-        ),
-    ],
-    build: build_provider,
-});
+    options: IcalConfig,
+    build: IcalProvider::build,
+}
 
 /// Called by the binary so that the linker keeps this crate and its registration.
 pub fn link() {}
-
-fn build_provider(
-    settings: &InstanceSettings,
-    options: serde_json::Value,
-) -> Result<Arc<dyn Provider>, Vec<ConfigProblem>> {
-    let config = IcalConfig::parse(options)?;
-    let provider = IcalProvider::build(config, settings.clone())
-        .map_err(|error| vec![ConfigProblem::new("", error.to_string())])?;
-    Ok(Arc::new(provider))
-}
 
 /// An `ical` instance: fetches its calendar over HTTP(S) and maps it.
 pub struct IcalProvider {
@@ -136,15 +114,17 @@ impl std::fmt::Debug for IcalProvider {
 }
 
 impl IcalProvider {
-    /// Builds the instance and its HTTP source. Fails only when the HTTP client
-    /// cannot be built.
-    pub fn build(config: IcalConfig, settings: InstanceSettings) -> Result<Self, HttpError> {
-        let source = HttpSource::build(config.url.clone(), &settings, "text/calendar, */*;q=0.1")?;
-        Ok(Self {
+    /// Builds the instance and its HTTP source; problems name their key.
+    pub fn build(
+        settings: &InstanceSettings,
+        config: IcalConfig,
+    ) -> Result<Arc<dyn Provider>, Vec<ConfigProblem>> {
+        let source = HttpSource::build(&config.url, &config.headers, settings, "text/calendar, */*;q=0.1")?;
+        Ok(Arc::new(Self {
             source,
             config,
-            settings,
-        })
+            settings: settings.clone(),
+        }))
     }
 
     /// What the parser needs, with `now` as the present.
@@ -161,20 +141,28 @@ impl IcalProvider {
 
 #[async_trait]
 impl Provider for IcalProvider {
-    /// Sends the GET and checks the status; the engine meters and limits the body.
-    async fn open(&self) -> Result<Feed, ProviderError> {
-        self.source.open().await
+    /// Sends the GET (conditional when the last run left validators) and checks the
+    /// status; the engine meters and limits the body.
+    async fn open(&self, request: OpenRequest<'_>) -> Result<Opened, ProviderError> {
+        self.source.open(request).await
     }
 
     /// Reads the whole body (calendars are small; the engine enforces
     /// `max_feed_bytes` while it streams) and maps it with `now` as the present.
-    async fn parse(&self, mut body: FeedBody, sink: &mut dyn RecordSink) -> Result<(), ProviderError> {
+    async fn parse(
+        &self,
+        mut document: Document,
+        sink: &mut dyn RecordSink,
+    ) -> Result<Parsed, ProviderError> {
         let mut bytes = Vec::new();
-        body.read_to_end(&mut bytes)
+        document
+            .body
+            .read_to_end(&mut bytes)
             .await
             .map_err(|error| read_error(&error))?;
         tracing::debug!(provider = %self.settings.name, bytes = bytes.len(), "Calendar read.");
-        parse_calendar(&bytes, &self.parse_context(Utc::now()), sink).await
+        parse_calendar(&bytes, &self.parse_context(Utc::now()), sink).await?;
+        Ok(Parsed::default())
     }
 }
 
@@ -185,12 +173,12 @@ mod tests {
 
     #[test]
     fn read_errors_mean_what_their_cause_says() {
-        let too_large = std::io::Error::other(boxoffice_core::feed::FeedTooLarge { limit: 10 });
+        let too_large = std::io::Error::other(boxoffice_core::provider::FeedTooLarge { limit: 10 });
         assert!(matches!(
             read_error(&too_large),
             ProviderError::TooLarge { limit: 10 }
         ));
-        let timed_out = std::io::Error::other(HttpError::TimedOut(Duration::from_millis(300)));
+        let timed_out = std::io::Error::from(boxoffice_kit::HttpError::TimedOut(Duration::from_millis(300)));
         match read_error(&timed_out) {
             ProviderError::Fetch {
                 message, transient, ..

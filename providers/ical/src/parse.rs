@@ -71,7 +71,7 @@ impl ParseContext {
 ///
 /// Fails with [`ProviderError::Malformed`] when the document is not UTF-8, is not a
 /// VCALENDAR, has content outside it or unbalanced BEGIN/END lines (e.g. truncated);
-/// nothing is pushed then. Fails with [`ProviderError::Store`] when the sink does.
+/// nothing is pushed then. Fails with [`ProviderError::Sink`] when the sink does.
 pub async fn parse_calendar(
     bytes: &[u8],
     ctx: &ParseContext,

@@ -1,7 +1,7 @@
 //! One occurrence of a VEVENT as a record: its start and end as served (wall clock,
 //! instant, all-day dates), its title, sell mode and key.
 
-use boxoffice_core::time::local_to_instant;
+use boxoffice_core::model::time::local_to_instant;
 use boxoffice_core::{EventRecord, ExternalKey, LocalMoment, ProviderError, RecordSink, Rejection, SellMode};
 use chrono::{Days, NaiveTime};
 use chrono_tz::Tz;

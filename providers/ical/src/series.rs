@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use boxoffice_core::time::local_to_instant;
+use boxoffice_core::model::time::local_to_instant;
 use boxoffice_core::{ProviderError, RecordSink};
 use chrono::{NaiveDateTime, NaiveTime};
 

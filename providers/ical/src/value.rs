@@ -2,7 +2,7 @@
 //! (§3.3.6), and how each becomes a [`LocalMoment`].
 
 use boxoffice_core::LocalMoment;
-use boxoffice_core::time::local_to_instant;
+use boxoffice_core::model::time::local_to_instant;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 

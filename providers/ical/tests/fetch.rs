@@ -1,120 +1,52 @@
-//! The provider against a local HTTP server that plays a calendar: statuses, size
-//! limits, and the registry's configuration checks. Feeds are read the way the sync
-//! engine reads them (`boxoffice_core::feed::read_feed`).
+//! The provider against the test kit's mock feed server: statuses, size limits,
+//! compression, conditional requests, headers, and the registry's configuration
+//! checks. Documents are read the way the sync engine reads them.
 
-use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use boxoffice_core::feed::{FeedLimits, read_feed};
-use boxoffice_core::provider::CollectingSink;
-use boxoffice_core::registry::{self, ConfigProblem};
-use boxoffice_core::{FetchStats, InstanceSettings, Provider, ProviderConfig, ProviderError, SellMode};
-use futures_util::stream;
+use boxoffice_core::registry::{self, BuiltProvider, ConfigProblem};
+use boxoffice_core::sync::feed::PageRead;
+use boxoffice_core::{CollectingSink, ProviderError, SellMode, Validators};
+use boxoffice_testkit::{MockFeedServer, MockResponse, instance_from_toml, read_first_page};
 
 const CALENDAR: &str = include_str!("fixtures/weekly_series_with_a_skipped_and_a_moved_night.ics");
 
-fn ics(body: impl Into<Body>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
-        body.into(),
-    )
-        .into_response()
+fn calendar() -> MockResponse {
+    MockResponse::ok(CALENDAR).header("content-type", "text/calendar; charset=utf-8")
 }
 
-/// CALENDAR in small chunks, without a Content-Length.
-fn chunked_calendar() -> Body {
-    let chunks: Vec<Result<Bytes, Infallible>> = CALENDAR
-        .as_bytes()
-        .chunks(64)
-        .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
-        .collect();
-    Body::from_stream(stream::iter(chunks))
-}
-
-/// A server playing the calendar and its failures; its base URL.
-async fn spawn_calendar_server() -> String {
-    let router = Router::new()
-        .route("/agenda.ics", get(|| async { ics(CALENDAR) }))
-        .route("/chunked.ics", get(|| async { ics(chunked_calendar()) }))
-        .route(
-            "/unavailable.ics",
-            get(|| async {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    [(header::RETRY_AFTER, "120")],
-                    "maintenance",
-                )
-            }),
-        )
-        .route(
-            "/truncated.ics",
-            get(|| async { ics(&CALENDAR[..CALENDAR.len() / 2]) }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("binding the test server: {e}"));
-    let address = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("reading the test server's address: {e}"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{address}")
-}
-
-fn settings(max_feed_bytes: u64) -> InstanceSettings {
-    InstanceSettings {
-        name: "teatro".into(),
-        timezone: chrono_tz::Europe::Madrid,
-        timeout: Duration::from_secs(5),
-        max_feed_bytes,
-    }
-}
-
-/// A provider built the way the server builds it: through the registry.
-fn provider(options: serde_json::Value, settings: &InstanceSettings) -> Arc<dyn Provider> {
+/// An instance `teatro` on `url`, built through the registry; `extra` lines go into
+/// its table. A horizon long enough for the fixture's dates whenever the test runs.
+fn instance(url: &str, max_feed_bytes: u64, extra: &str) -> BuiltProvider {
     boxoffice_provider_ical::link();
-    let registration = registry::find("ical").unwrap_or_else(|| panic!("ical is not registered"));
-    (registration.build)(settings, options)
-        .unwrap_or_else(|problems| panic!("building the provider: {problems:?}"))
+    instance_from_toml(
+        "teatro",
+        &format!(
+            "kind = \"ical\"\nurl = \"{url}\"\ntimezone = \"Europe/Madrid\"\nhorizon = \"3650d\"\n\
+             timeout = \"5s\"\nmax_feed_bytes = {max_feed_bytes}\n{extra}"
+        ),
+    )
+    .unwrap_or_else(|problems| panic!("building the instance: {problems:?}"))
 }
 
-async fn fetch_with(
-    options: serde_json::Value,
-    settings: &InstanceSettings,
-) -> (Result<FetchStats, ProviderError>, CollectingSink) {
-    let provider = provider(options, settings);
-    let mut sink = CollectingSink::default();
-    let limits = FeedLimits {
-        timeout: settings.timeout,
-        max_bytes: settings.max_feed_bytes,
-    };
-    let result = read_feed(provider.as_ref(), limits, None, &mut sink).await;
-    (result, sink)
+async fn fetch(url: &str, max_feed_bytes: u64) -> (Result<PageRead, ProviderError>, CollectingSink) {
+    read_first_page(&instance(url, max_feed_bytes, ""), None).await
 }
 
-async fn fetch(
-    url: &str,
-    settings: &InstanceSettings,
-) -> (Result<FetchStats, ProviderError>, CollectingSink) {
-    // A horizon long enough for the fixture's dates whenever the test runs.
-    fetch_with(serde_json::json!({ "url": url, "horizon": "3650d" }), settings).await
+fn bytes_read(result: &Result<PageRead, ProviderError>) -> Option<u64> {
+    match result {
+        Ok(PageRead::Parsed { bytes, .. }) => Some(*bytes),
+        _ => None,
+    }
 }
 
 // ----- success -----
 
 #[tokio::test]
 async fn a_200_calendar_becomes_records_and_its_size_is_reported() {
-    let base = spawn_calendar_server().await;
-    let (result, sink) = fetch(&format!("{base}/agenda.ics"), &settings(1024 * 1024)).await;
-    let stats = result.unwrap_or_else(|e| panic!("the fetch failed: {e}"));
-    assert_eq!(stats.bytes, CALENDAR.len() as u64);
+    let server = MockFeedServer::serving("/agenda.ics", calendar()).await;
+    let (result, sink) = fetch(&server.url("/agenda.ics"), 1024 * 1024).await;
+    assert_eq!(bytes_read(&result), Some(CALENDAR.len() as u64), "{result:?}");
     assert!(sink.rejections.is_empty(), "{:?}", sink.rejections);
     // Five nights of the series and the cancelled gala.
     assert_eq!(sink.records.len(), 6);
@@ -125,22 +57,103 @@ async fn a_200_calendar_becomes_records_and_its_size_is_reported() {
 }
 
 #[tokio::test]
-async fn a_chunked_body_without_content_length_is_read_whole() {
-    let base = spawn_calendar_server().await;
-    let (result, sink) = fetch(&format!("{base}/chunked.ics"), &settings(1024 * 1024)).await;
-    assert_eq!(result.map(|stats| stats.bytes).ok(), Some(CALENDAR.len() as u64));
+async fn a_dripping_body_without_content_length_is_read_whole() {
+    let server = MockFeedServer::serving("/agenda.ics", calendar().drip(64, Duration::ZERO)).await;
+    let (result, sink) = fetch(&server.url("/agenda.ics"), 1024 * 1024).await;
+    assert_eq!(bytes_read(&result), Some(CALENDAR.len() as u64));
     assert_eq!(sink.records.len(), 6);
 }
 
 #[tokio::test]
+async fn a_gzip_transfer_is_decoded_and_its_decoded_bytes_counted() {
+    let server = MockFeedServer::serving("/agenda.ics", calendar().gzip()).await;
+    let (result, sink) = fetch(&server.url("/agenda.ics"), 1024 * 1024).await;
+    assert_eq!(bytes_read(&result), Some(CALENDAR.len() as u64), "{result:?}");
+    assert_eq!(sink.records.len(), 6);
+    let sent = &server.requests()[0].headers;
+    let accepted = sent["accept-encoding"].to_str().unwrap_or_default();
+    assert!(accepted.contains("gzip") && accepted.contains("br"), "{accepted}");
+}
+
+#[tokio::test]
+async fn a_gzip_transfer_larger_than_the_limit_once_decoded_is_refused() {
+    // Small on the wire, past the limit decoded.
+    let big = format!("{CALENDAR}{}", " ".repeat(2 * 1024 * 1024));
+    let server = MockFeedServer::serving("/agenda.ics", MockResponse::ok(big).gzip()).await;
+    let (result, sink) = fetch(&server.url("/agenda.ics"), 1024 * 1024).await;
+    assert!(
+        matches!(result, Err(ProviderError::TooLarge { limit: 1_048_576 })),
+        "{result:?}"
+    );
+    assert!(sink.records.is_empty());
+}
+
+#[tokio::test]
+async fn the_validators_of_a_document_make_the_next_request_conditional() {
+    let server = MockFeedServer::serving(
+        "/agenda.ics",
+        calendar()
+            .etag("\"v1\"")
+            .last_modified("Wed, 25 Nov 2026 10:00:00 GMT"),
+    )
+    .await;
+    let built = instance(&server.url("/agenda.ics"), 1024 * 1024, "");
+    let (first, _) = read_first_page(&built, None).await;
+    let Ok(PageRead::Parsed { validators, .. }) = first else {
+        panic!("{first:?}");
+    };
+    assert_eq!(validators.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(
+        validators.last_modified.as_deref(),
+        Some("Wed, 25 Nov 2026 10:00:00 GMT")
+    );
+    let (second, sink) = read_first_page(&built, Some(&validators)).await;
+    assert!(matches!(second, Ok(PageRead::NotModified)), "{second:?}");
+    assert!(sink.records.is_empty());
+    let sent = &server.requests()[1].headers;
+    assert_eq!(sent["if-none-match"], "\"v1\"");
+    // A changed document is served in full.
+    let stale = Validators {
+        etag: Some("\"v0\"".into()),
+        last_modified: None,
+    };
+    let (third, sink) = read_first_page(&built, Some(&stale)).await;
+    assert!(matches!(third, Ok(PageRead::Parsed { .. })), "{third:?}");
+    assert_eq!(sink.records.len(), 6);
+}
+
+#[tokio::test]
+async fn configured_headers_are_sent_and_never_shown() {
+    let server = MockFeedServer::serving("/agenda.ics", calendar()).await;
+    let dir = std::env::temp_dir().join(format!("ical-key-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let key_file = dir.join("key");
+    let _ = std::fs::write(&key_file, "file-s3cret\n");
+    let built = instance(
+        &server.url("/agenda.ics"),
+        1024 * 1024,
+        &format!(
+            "[headers]\nX-Api-Key = \"inline-s3cret\"\nAuthorization = {{ file = \"{}\" }}\n",
+            key_file.display()
+        ),
+    );
+    let (result, _) = read_first_page(&built, None).await;
+    assert!(result.is_ok(), "{result:?}");
+    let sent = &server.requests()[0].headers;
+    assert_eq!(sent["x-api-key"], "inline-s3cret");
+    assert_eq!(sent["authorization"], "file-s3cret");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn the_instance_sell_mode_applies_to_fetched_events() {
-    let base = spawn_calendar_server().await;
-    let options = serde_json::json!({
-        "url": format!("{base}/agenda.ics"),
-        "horizon": "3650d",
-        "sell_mode": "offline",
-    });
-    let (result, sink) = fetch_with(options, &settings(1024 * 1024)).await;
+    let server = MockFeedServer::serving("/agenda.ics", calendar()).await;
+    let built = instance(
+        &server.url("/agenda.ics"),
+        1024 * 1024,
+        "sell_mode = \"offline\"\n",
+    );
+    let (result, sink) = read_first_page(&built, None).await;
     assert!(result.is_ok(), "{result:?}");
     assert!(!sink.records.is_empty());
     assert!(sink.records.iter().all(|r| r.sell_mode == SellMode::Offline));
@@ -150,8 +163,13 @@ async fn the_instance_sell_mode_applies_to_fetched_events() {
 
 #[tokio::test]
 async fn a_503_is_a_transient_failure_with_its_retry_after() {
-    let base = spawn_calendar_server().await;
-    let (result, sink) = fetch(&format!("{base}/unavailable.ics"), &settings(1024 * 1024)).await;
+    let server = MockFeedServer::serving(
+        "/unavailable.ics",
+        MockResponse::status(503).header("retry-after", "120"),
+    )
+    .await;
+    let url = server.url("/unavailable.ics");
+    let (result, sink) = fetch(&url, 1024 * 1024).await;
     match result {
         Err(ProviderError::Fetch {
             message,
@@ -160,10 +178,7 @@ async fn a_503_is_a_transient_failure_with_its_retry_after() {
         }) => {
             assert!(transient);
             assert_eq!(retry_after, Some(Duration::from_secs(120)));
-            assert_eq!(
-                message,
-                format!("HTTP 503 Service Unavailable from {base}/unavailable.ics")
-            );
+            assert_eq!(message, format!("HTTP 503 Service Unavailable from {url}"));
         }
         other => panic!("expected a Fetch error, got {other:?}"),
     }
@@ -172,8 +187,8 @@ async fn a_503_is_a_transient_failure_with_its_retry_after() {
 
 #[tokio::test]
 async fn a_404_is_a_failure_not_worth_retrying() {
-    let base = spawn_calendar_server().await;
-    let (result, _) = fetch(&format!("{base}/nowhere.ics"), &settings(1024 * 1024)).await;
+    let server = MockFeedServer::start().await;
+    let (result, _) = fetch(&server.url("/nowhere.ics"), 1024 * 1024).await;
     assert!(
         matches!(result, Err(ProviderError::Fetch { transient: false, .. })),
         "{result:?}"
@@ -182,9 +197,11 @@ async fn a_404_is_a_failure_not_worth_retrying() {
 
 #[tokio::test]
 async fn a_body_over_max_feed_bytes_is_too_large() {
-    let base = spawn_calendar_server().await;
-    for path in ["agenda.ics", "chunked.ics"] {
-        let (result, sink) = fetch(&format!("{base}/{path}"), &settings(200)).await;
+    let server = MockFeedServer::start().await;
+    server.serve("/agenda.ics", calendar());
+    server.serve("/dripping.ics", calendar().drip(64, Duration::ZERO));
+    for path in ["/agenda.ics", "/dripping.ics"] {
+        let (result, sink) = fetch(&server.url(path), 200).await;
         assert!(
             matches!(result, Err(ProviderError::TooLarge { limit: 200 })),
             "{path}: {result:?}"
@@ -195,17 +212,20 @@ async fn a_body_over_max_feed_bytes_is_too_large() {
 
 #[tokio::test]
 async fn a_body_exactly_at_the_limit_is_accepted() {
-    let base = spawn_calendar_server().await;
-    let limit = CALENDAR.len() as u64;
-    let (result, sink) = fetch(&format!("{base}/chunked.ics"), &settings(limit)).await;
+    let server = MockFeedServer::serving("/agenda.ics", calendar().drip(64, Duration::ZERO)).await;
+    let (result, sink) = fetch(&server.url("/agenda.ics"), CALENDAR.len() as u64).await;
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(sink.records.len(), 6);
 }
 
 #[tokio::test]
 async fn a_truncated_body_is_malformed() {
-    let base = spawn_calendar_server().await;
-    let (result, sink) = fetch(&format!("{base}/truncated.ics"), &settings(1024 * 1024)).await;
+    let server = MockFeedServer::serving(
+        "/truncated.ics",
+        MockResponse::ok(&CALENDAR[..CALENDAR.len() / 2]),
+    )
+    .await;
+    let (result, sink) = fetch(&server.url("/truncated.ics"), 1024 * 1024).await;
     assert!(matches!(result, Err(ProviderError::Malformed(_))), "{result:?}");
     assert!(sink.records.is_empty());
 }
@@ -215,7 +235,7 @@ async fn a_refused_connection_is_a_transient_failure() {
     let address = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .unwrap_or_else(|e| panic!("finding a free port: {e}"));
-    let (result, _) = fetch(&format!("http://{address}/agenda.ics"), &settings(1024)).await;
+    let (result, _) = fetch(&format!("http://{address}/agenda.ics"), 1024).await;
     match result {
         Err(ProviderError::Fetch {
             message, transient, ..
@@ -229,14 +249,12 @@ async fn a_refused_connection_is_a_transient_failure() {
 
 // ----- configuration through the registry -----
 
-fn problems(table: serde_json::Value) -> Vec<ConfigProblem> {
+fn problems(table: &str) -> Vec<ConfigProblem> {
     boxoffice_provider_ical::link();
-    let config: ProviderConfig =
-        serde_json::from_value(table).unwrap_or_else(|e| panic!("the common keys do not parse: {e}"));
-    config.build("teatro").err().unwrap_or_default()
+    instance_from_toml("teatro", table).err().unwrap_or_default()
 }
 
-fn problem_keys(table: serde_json::Value) -> Vec<String> {
+fn problem_keys(table: &str) -> Vec<String> {
     problems(table).into_iter().map(|p| p.key).collect()
 }
 
@@ -244,36 +262,29 @@ fn problem_keys(table: serde_json::Value) -> Vec<String> {
 fn the_kind_is_registered_with_its_documented_keys() {
     boxoffice_provider_ical::link();
     let registration = registry::find("ical").unwrap_or_else(|| panic!("ical is not registered"));
-    let keys: Vec<_> = registration.config_keys.iter().map(|(key, _)| *key).collect();
-    assert_eq!(keys, ["url", "horizon", "sell_mode"]);
-    assert!(registration.config_keys.iter().all(|(_, doc)| !doc.is_empty()));
+    let keys = (registration.keys)();
+    let names: Vec<_> = keys.iter().map(|key| key.name.as_str()).collect();
+    assert_eq!(names, ["url", "headers", "horizon", "sell_mode"]);
+    assert!(keys.iter().all(|key| !key.doc.is_empty()), "{keys:?}");
+    assert!(keys[0].required && !keys[2].required);
     assert!(!registration.description.is_empty());
 }
 
 #[test]
 fn a_valid_configuration_builds_an_ical_instance() {
     boxoffice_provider_ical::link();
-    let config: ProviderConfig = serde_json::from_value(serde_json::json!({
-        "kind": "ical",
-        "url": "https://sala.example/agenda.ics",
-        "timezone": "Europe/Madrid",
-        "horizon": "180d",
-        "sell_mode": "offline",
-    }))
-    .unwrap_or_else(|e| panic!("{e}"));
-    let built = config
-        .build("teatro")
-        .unwrap_or_else(|problems| panic!("{problems:?}"));
+    let built = instance_from_toml(
+        "teatro",
+        "kind = \"ical\"\nurl = \"https://sala.example/agenda.ics\"\ntimezone = \"Europe/Madrid\"\n\
+         horizon = \"180d\"\nsell_mode = \"offline\"\n",
+    )
+    .unwrap_or_else(|problems| panic!("{problems:?}"));
     assert_eq!(built.kind, "ical");
 }
 
 #[test]
 fn an_unknown_key_is_a_problem_naming_it() {
-    let problems = problems(serde_json::json!({
-        "kind": "ical",
-        "url": "https://sala.example/agenda.ics",
-        "colour": "red",
-    }));
+    let problems = problems("kind = \"ical\"\nurl = \"https://sala.example/agenda.ics\"\ncolour = \"red\"\n");
     let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(keys, ["providers.teatro.colour"]);
     assert!(problems[0].message.contains("colour"), "{}", problems[0].message);
@@ -286,25 +297,38 @@ fn a_non_http_url_is_a_problem_naming_the_url_key() {
         "webcal://sala.example/agenda.ics",
         "not a url",
     ] {
-        let problems = problems(serde_json::json!({"kind": "ical", "url": url}));
+        let problems = problems(&format!("kind = \"ical\"\nurl = \"{url}\"\n"));
         let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["providers.teatro.url"], "{url}: {problems:?}");
     }
-    assert_eq!(
-        problem_keys(serde_json::json!({"kind": "ical"})),
-        ["providers.teatro.url"]
-    );
+    assert_eq!(problem_keys("kind = \"ical\"\n"), ["providers.teatro.url"]);
 }
 
 #[test]
 fn a_bad_horizon_or_sell_mode_is_a_problem_naming_its_key() {
     assert_eq!(
-        problem_keys(serde_json::json!({
-            "kind": "ical",
-            "url": "https://sala.example/agenda.ics",
-            "horizon": "forever",
-            "sell_mode": "maybe",
-        })),
+        problem_keys(
+            "kind = \"ical\"\nurl = \"https://sala.example/agenda.ics\"\nhorizon = \"forever\"\nsell_mode = \"maybe\"\n"
+        ),
         ["providers.teatro.horizon", "providers.teatro.sell_mode"]
     );
+}
+
+#[test]
+fn an_enabled_instance_needs_its_secrets_a_disabled_one_does_not() {
+    let table = |enabled: bool| {
+        format!(
+            "kind = \"ical\"\nenabled = {enabled}\nurl = \"https://sala.example/agenda.ics\"\n\
+             [headers]\nX-Api-Key = {{ env = \"BOXOFFICE_ICAL_TEST_SURELY_UNSET\" }}\n"
+        )
+    };
+    let found = problems(&table(true));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "providers.teatro.headers.X-Api-Key");
+    assert!(
+        found[0]
+            .message
+            .contains("BOXOFFICE_ICAL_TEST_SURELY_UNSET is not set")
+    );
+    assert!(problems(&table(false)).is_empty());
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use boxoffice_core::sync::{RunStatus, SyncError};
+use boxoffice_core::{RunStatus, SyncError};
 use serde_json::{Value, json};
 use tracing::warn;
 

@@ -48,7 +48,8 @@ impl<T: Serialize> Envelope<T> {
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
-    data: Option<serde_json::Value>,
+    /// Boxed: errors travel through `Result`s, and a `Value` is large.
+    data: Option<Box<serde_json::Value>>,
     retry_after: Option<u64>,
 }
 
@@ -126,7 +127,7 @@ impl ApiError {
 
     /// Attaches data to the envelope (e.g. a failed run's report).
     pub fn with_data(mut self, data: impl Serialize) -> Self {
-        self.data = serde_json::to_value(data).ok();
+        self.data = serde_json::to_value(data).ok().map(Box::new);
         self
     }
 

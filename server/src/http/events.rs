@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use boxoffice_core::model::Zone;
+use boxoffice_core::model::{Zone, format};
 use boxoffice_core::store::StoredEvent;
 use chrono::{DateTime, Utc};
 use rust_decimal::prelude::ToPrimitive;
@@ -67,7 +67,6 @@ impl From<StoredEvent> for EventDetails {
     fn from(stored: StoredEvent) -> Self {
         let record = stored.record;
         let range = record.price_range();
-        let local = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
         Self {
             id: stored.id,
             ends_at: record.ends_at(),
@@ -79,16 +78,13 @@ impl From<StoredEvent> for EventDetails {
             searchable: stored.searchable,
             organizer_company_id: record.organizer_company_id,
             sold_out: record.sold_out,
-            start_date: record.start.date.format("%Y-%m-%d").to_string(),
-            start_time: record.start.time.map(|t| t.format("%H:%M:%S").to_string()),
-            end_date: record.end.map(|end| end.date.format("%Y-%m-%d").to_string()),
-            end_time: record
-                .end
-                .and_then(|end| end.time)
-                .map(|t| t.format("%H:%M:%S").to_string()),
+            start_date: format::date(record.start.date),
+            start_time: record.start.time.map(format::time),
+            end_date: record.end.map(|end| format::date(end.date)),
+            end_time: record.end.and_then(|end| end.time).map(format::time),
             starts_at: record.start.at,
-            sell_from: record.sell_from.map(local),
-            sell_to: record.sell_to.map(local),
+            sell_from: record.sell_from.map(format::local_date_time),
+            sell_to: record.sell_to.map(format::local_date_time),
             min_price: range.and_then(|r| r.min.to_f64()),
             max_price: range.and_then(|r| r.max.to_f64()),
             zones: record.zones.iter().map(ZoneDetails::from).collect(),

@@ -7,7 +7,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use boxoffice_core::store::SearchWindow;
+use boxoffice_core::SearchWindow;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 

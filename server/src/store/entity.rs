@@ -141,3 +141,23 @@ pub mod provider_settings {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod feed_validators {
+    use sea_orm::entity::prelude::*;
+
+    /// An instance's feed validators.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "feed_validators")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub provider: String,
+        pub etag: Option<String>,
+        pub last_modified: Option<String>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

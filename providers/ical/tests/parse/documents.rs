@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use boxoffice_core::EventRecord;
-use boxoffice_core::conformance;
 use boxoffice_core::provider::CollectingSink;
 use boxoffice_provider_ical::{ParseContext, parse_calendar};
+use boxoffice_testkit::conformance;
 
 use super::*;
 

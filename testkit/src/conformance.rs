@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 
-use crate::provider::{CollectingSink, ProviderError};
+use boxoffice_core::{CollectingSink, ProviderError};
 
 /// What one parse returns: the outcome and what the sink collected.
 pub type ParseOutcome = (Result<(), ProviderError>, CollectingSink);

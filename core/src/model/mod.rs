@@ -6,6 +6,12 @@
 //! restart and machine, and distinct between providers and between base events that
 //! reuse a session id.
 
+pub mod format;
+pub mod time;
+pub mod window;
+
+pub use window::SearchWindow;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
@@ -13,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::time::local_to_instant;
+use self::time::local_to_instant;
 
 /// The namespace of every Boxoffice item id (UUIDv5). Never change it: ids are
 /// relied on by clients and would all change with it.

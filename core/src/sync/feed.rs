@@ -1,6 +1,6 @@
-//! Reading a feed the same way for every provider: a deadline over the whole run, a
-//! byte limit enforced while streaming, byte counting, and an optional copy of the
-//! raw bytes for the payload archive.
+//! Reading one document the same way for every provider: a deadline over opening,
+//! reading and parsing it, a byte limit enforced while streaming (on decoded bytes),
+//! byte counting, and an optional copy of the bytes for the payload archive.
 
 use std::io::Write;
 use std::pin::Pin;
@@ -11,52 +11,38 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::provider::{FetchStats, Provider, ProviderError, RecordSink};
+use crate::provider::{
+    Document, FeedTooLarge, OpenRequest, Opened, Parsed, Provider, ProviderError, RecordSink, Validators,
+};
 
 /// The size of the buffer between a body and its parser.
 pub const READ_BUFFER_BYTES: usize = 64 * 1024;
 
-/// The marker error a metered body fails with past the limit. Parsers turn an
-/// `io::Error` carrying it into [`ProviderError::TooLarge`] with [`read_error`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the feed is larger than the {limit}-byte limit (max_feed_bytes)")]
-pub struct FeedTooLarge {
-    /// The limit in bytes.
-    pub limit: u64,
-}
-
-/// Turns a read error of a feed body into the provider error it stands for: the
-/// size limit, or a transient read failure (the connection dropped, timed out).
-/// A provider whose source wraps its own error type in `io::Error` checks for it first.
-pub fn read_error(error: &std::io::Error) -> ProviderError {
-    if let Some(too_large) = error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<FeedTooLarge>())
-    {
-        return ProviderError::TooLarge {
-            limit: too_large.limit,
-        };
-    }
-    if let Some(http) = error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<crate::http::HttpError>())
-    {
-        return http.clone().into();
-    }
-    ProviderError::Fetch {
-        message: format!("reading the feed failed: {error}"),
-        transient: true,
-        retry_after: None,
-    }
-}
-
-/// The limits of one run.
+/// The limits of one document.
 #[derive(Debug, Clone, Copy)]
 pub struct FeedLimits {
     /// Deadline of open + read + parse.
     pub timeout: Duration,
-    /// Largest document accepted, in bytes.
+    /// Largest document accepted, in (decoded) bytes.
     pub max_bytes: u64,
+}
+
+/// What reading one document gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageRead {
+    /// The source said the document has not changed.
+    NotModified,
+    /// The document was parsed into the sink.
+    Parsed {
+        /// What the parser said (the next page).
+        parsed: Parsed,
+        /// Bytes read.
+        bytes: u64,
+        /// The document's validators.
+        validators: Validators,
+        /// Where the document came from, when the source says.
+        location: Option<String>,
+    },
 }
 
 /// Counts, limits and copies what passes through.
@@ -80,6 +66,8 @@ impl<R: AsyncRead + Unpin> AsyncRead for Metered<R> {
                 let chunk = &buf.filled()[before..];
                 let total = this.read.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
                 if total > this.limit {
+                    // An error hands back no bytes (readers rely on it).
+                    buf.set_filled(before);
                     return Poll::Ready(Err(std::io::Error::other(FeedTooLarge { limit: this.limit })));
                 }
                 if let Some(copy) = this.copy.as_mut()
@@ -95,19 +83,23 @@ impl<R: AsyncRead + Unpin> AsyncRead for Metered<R> {
     }
 }
 
-/// Opens `provider`'s feed and parses it into `sink` within `limits`, copying the raw
-/// bytes into `copy` when given. Used by the sync engine, and by provider tests to run
-/// a provider exactly as the engine does.
-pub async fn read_feed(
+/// Opens one document of `provider` and parses it into `sink` within `limits`,
+/// copying the bytes into `copy` when given. Used by the sync engine, and by provider
+/// tests to run a provider exactly as the engine does.
+pub async fn read_page(
     provider: &dyn Provider,
+    request: OpenRequest<'_>,
     limits: FeedLimits,
     copy: Option<Box<dyn Write + Send>>,
     sink: &mut dyn RecordSink,
-) -> Result<FetchStats, ProviderError> {
+) -> Result<PageRead, ProviderError> {
     let read = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&read);
     let run = async move {
-        let feed = provider.open().await?;
+        let feed = match provider.open(request).await? {
+            Opened::NotModified => return Ok(PageRead::NotModified),
+            Opened::Feed(feed) => feed,
+        };
         if feed.length.is_some_and(|length| length > limits.max_bytes) {
             return Err(ProviderError::TooLarge {
                 limit: limits.max_bytes,
@@ -120,10 +112,20 @@ pub async fn read_feed(
             copy,
         };
         let body = tokio::io::BufReader::with_capacity(READ_BUFFER_BYTES, metered);
-        provider.parse(Box::new(body), sink).await
+        let document = Document {
+            body: Box::new(body),
+            location: feed.location.clone(),
+        };
+        let parsed = provider.parse(document, sink).await?;
+        Ok(PageRead::Parsed {
+            parsed,
+            bytes: 0,
+            validators: feed.validators,
+            location: feed.location,
+        })
     };
-    match tokio::time::timeout(limits.timeout, run).await {
-        Ok(result) => result?,
+    let outcome = match tokio::time::timeout(limits.timeout, run).await {
+        Ok(outcome) => outcome?,
         Err(_) => {
             return Err(ProviderError::Fetch {
                 message: format!(
@@ -134,9 +136,20 @@ pub async fn read_feed(
                 retry_after: None,
             });
         }
-    }
-    Ok(FetchStats {
-        bytes: read.load(Ordering::Relaxed),
+    };
+    Ok(match outcome {
+        PageRead::Parsed {
+            parsed,
+            validators,
+            location,
+            ..
+        } => PageRead::Parsed {
+            parsed,
+            bytes: read.load(Ordering::Relaxed),
+            validators,
+            location,
+        },
+        PageRead::NotModified => PageRead::NotModified,
     })
 }
 
@@ -145,10 +158,12 @@ pub async fn parse_bytes(
     provider: &dyn Provider,
     bytes: Vec<u8>,
     sink: &mut dyn RecordSink,
-) -> Result<FetchStats, ProviderError> {
+) -> Result<(Parsed, u64), ProviderError> {
     let length = bytes.len() as u64;
-    provider
-        .parse(Box::new(std::io::Cursor::new(bytes)), sink)
-        .await?;
-    Ok(FetchStats { bytes: length })
+    let document = Document {
+        body: Box::new(std::io::Cursor::new(bytes)),
+        location: None,
+    };
+    let parsed = provider.parse(document, sink).await?;
+    Ok((parsed, length))
 }

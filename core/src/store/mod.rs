@@ -1,4 +1,7 @@
-//! The [`EventStore`] trait: where canonical records are kept for good.
+//! The [`EventStore`] trait: where canonical records are kept for good, with the
+//! types it stores (items, run reports, the quarantine, feed validators).
+
+mod run;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -6,12 +9,14 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use run::{RunStatus, SyncReport};
+
 use crate::model::{EventRecord, LocalMoment};
-use crate::provider::Rejection;
-use crate::sync::SyncReport;
+use crate::provider::{Rejection, Validators};
 
 /// A rejected record kept in the quarantine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuarantinedRecord {
     /// The run that rejected it.
     pub run_id: Uuid,
@@ -40,22 +45,6 @@ pub enum StoreError {
     /// Any other failure of the backend.
     #[error("store error: {0}")]
     Backend(String),
-}
-
-/// A closed time window on item instants; either end may be open.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SearchWindow {
-    /// Items must start at or after this instant.
-    pub starts_at: Option<DateTime<Utc>>,
-    /// Items must end at or before this instant.
-    pub ends_at: Option<DateTime<Utc>>,
-}
-
-impl SearchWindow {
-    /// Whether an item with these instants falls inside the window (both ends inclusive).
-    pub fn contains(&self, starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> bool {
-        self.starts_at.is_none_or(|from| starts_at >= from) && self.ends_at.is_none_or(|to| ends_at <= to)
-    }
 }
 
 /// What /search serves of an item.
@@ -133,6 +122,15 @@ pub trait SyncTransaction: Send {
         seen_at: DateTime<Utc>,
     ) -> Result<BatchOutcome, StoreError>;
 
+    /// Marks every item of the transaction's provider seen at `seen_at` without
+    /// rewriting anything (the source said its document has not changed). Returns
+    /// how many items that is.
+    async fn touch_all(&mut self, seen_at: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Keeps `validators` as the provider's feed validators when the transaction
+    /// commits (`None` forgets them: the next run fetches unconditionally).
+    async fn set_validators(&mut self, validators: Option<Validators>) -> Result<(), StoreError>;
+
     /// Makes every batch durable at once.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
@@ -144,8 +142,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// [`StoreError::Conflict`] when another process is syncing it.
     async fn begin_sync(&self, provider: &str) -> Result<Box<dyn SyncTransaction>, StoreError>;
 
-    /// The searchable items in `window`, ordered by start instant then id.
-    async fn search(&self, window: SearchWindow) -> Result<Vec<SearchItem>, StoreError>;
+    /// Every searchable item (its base event was ever online), in no particular
+    /// order: what the read model serves /search from.
+    async fn searchable(&self) -> Result<Vec<SearchItem>, StoreError>;
+
+    /// The validators of `provider`'s feed as the last committed run left them.
+    async fn validators(&self, provider: &str) -> Result<Option<Validators>, StoreError>;
 
     /// One item by id, searchable or not.
     async fn get(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError>;
@@ -173,27 +175,4 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn window_bounds_are_inclusive_and_optional() {
-        let at = |h| {
-            Utc.with_ymd_and_hms(2021, 1, 1, h, 0, 0)
-                .single()
-                .unwrap_or_default()
-        };
-        let window = SearchWindow {
-            starts_at: Some(at(10)),
-            ends_at: Some(at(12)),
-        };
-        assert!(window.contains(at(10), at(12)));
-        assert!(!window.contains(at(9), at(11)));
-        assert!(!window.contains(at(11), at(13)));
-        assert!(SearchWindow::default().contains(at(0), at(23)));
-    }
 }

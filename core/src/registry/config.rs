@@ -1,93 +1,19 @@
-//! The provider registry: each provider crate registers its kind with
-//! [`register_provider!`](crate::register_provider), and the configuration's
-//! `[providers.<name>]` tables are built into provider instances through it.
+//! The keys every `[providers.<name>]` table has, and building an instance from them.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::options::ConfigProblem;
+use super::{find, registrations};
 use crate::provider::Provider;
 
-/// A provider kind, as registered by its crate.
-pub struct ProviderRegistration {
-    /// The `kind` that selects it in the configuration, e.g. `fever-xml`.
-    pub kind: &'static str,
-    /// One line on what it reads.
-    pub description: &'static str,
-    /// Its own configuration keys with a line of documentation each (the common keys
-    /// of [`ProviderConfig`] are not repeated here).
-    pub config_keys: &'static [(&'static str, &'static str)],
-    /// Builds an instance from the common settings and the instance's own keys.
-    /// Problems name their key relative to the instance table (e.g. `url`).
-    pub build: BuildProvider,
-}
-
-/// How a kind builds an instance: the common settings and the instance's own keys in,
-/// the provider or every problem found out.
-pub type BuildProvider =
-    fn(&InstanceSettings, serde_json::Value) -> Result<Arc<dyn Provider>, Vec<ConfigProblem>>;
-
-inventory::collect!(ProviderRegistration);
-
-/// Registers a provider kind. Use once per provider crate, at top level:
-///
-/// ```ignore
-/// boxoffice_core::register_provider!(ProviderRegistration { kind: "fever-xml", .. });
-/// ```
-///
-/// The linker drops a crate nothing references, and its registration with it: the
-/// provider crate must also export a function the binary calls (see `link()`).
-#[macro_export]
-macro_rules! register_provider {
-    ($registration:expr) => {
-        $crate::inventory::submit! { $registration }
-    };
-}
-
-/// Every registered provider kind, sorted by kind.
-pub fn registrations() -> Vec<&'static ProviderRegistration> {
-    let mut all: Vec<_> = inventory::iter::<ProviderRegistration>.into_iter().collect();
-    all.sort_by_key(|registration| registration.kind);
-    all
-}
-
-/// The registration of `kind`, if any crate registered it.
-pub fn find(kind: &str) -> Option<&'static ProviderRegistration> {
-    inventory::iter::<ProviderRegistration>
-        .into_iter()
-        .find(|registration| registration.kind == kind)
-}
-
-/// One thing wrong with a configuration, naming its key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConfigProblem {
-    /// The dotted key, e.g. `providers.fever.url`.
-    pub key: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl ConfigProblem {
-    /// A problem with `key`.
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
-    }
-}
-
 /// The keys every `[providers.<name>]` table has, whatever its kind.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 pub struct ProviderConfig {
     /// Which registered provider reads this feed, e.g. `fever-xml`.
     pub kind: String,
@@ -96,9 +22,11 @@ pub struct ProviderConfig {
     pub enabled: bool,
     /// Time between two syncs, e.g. `5m`.
     #[serde(default = "defaults::interval", with = "humantime_serde")]
+    #[schemars(with = "String", extend("default" = "5m"))]
     pub interval: Duration,
     /// Deadline of one fetch, connection to last byte, e.g. `30s`.
     #[serde(default = "defaults::timeout", with = "humantime_serde")]
+    #[schemars(with = "String", extend("default" = "30s"))]
     pub timeout: Duration,
     /// IANA time zone the feed's wall-clock times are in.
     #[serde(default = "defaults::timezone")]
@@ -112,9 +40,11 @@ pub struct ProviderConfig {
     /// First wait before a retry; doubles each attempt, with jitter, and yields to
     /// the provider's `Retry-After`.
     #[serde(default = "defaults::retry_backoff", with = "humantime_serde")]
+    #[schemars(with = "String", extend("default" = "1s"))]
     pub retry_backoff: Duration,
     /// Deadline of a whole run, retries included.
     #[serde(default = "defaults::deadline", with = "humantime_serde")]
+    #[schemars(with = "String", extend("default" = "10m"))]
     pub deadline: Duration,
     /// Consecutive failed runs that open the circuit breaker (scheduled runs are then
     /// skipped until the cool-down has passed, then one probe runs).
@@ -122,9 +52,15 @@ pub struct ProviderConfig {
     pub breaker_threshold: u32,
     /// How long an open breaker skips scheduled runs.
     #[serde(default = "defaults::breaker_cooldown", with = "humantime_serde")]
+    #[schemars(with = "String", extend("default" = "10m"))]
     pub breaker_cooldown: Duration,
+    /// Most documents one run reads (pages of a paginated feed); a run that would read
+    /// more fails.
+    #[serde(default = "defaults::max_pages")]
+    pub max_pages: u32,
     /// The kind's own keys (e.g. `url`), checked by the kind's `build`.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub options: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -161,6 +97,9 @@ mod defaults {
     pub fn breaker_cooldown() -> Duration {
         Duration::from_secs(600)
     }
+    pub fn max_pages() -> u32 {
+        1000
+    }
 }
 
 /// The common settings of an instance, checked, as a provider's `build` receives them.
@@ -174,6 +113,9 @@ pub struct InstanceSettings {
     pub timeout: Duration,
     /// Largest feed accepted, in bytes.
     pub max_feed_bytes: u64,
+    /// Whether the configuration enables the instance's schedule. A disabled
+    /// instance's secrets are not required at start-up (see the kit's `Headers`).
+    pub enabled: bool,
 }
 
 /// A provider instance built from its configuration.
@@ -247,6 +189,12 @@ impl ProviderConfig {
                 "must be at least 1",
             ));
         }
+        if self.max_pages == 0 {
+            problems.push(ConfigProblem::new(
+                format!("{prefix}.max_pages"),
+                "must be at least 1",
+            ));
+        }
         if self.max_feed_bytes == 0 {
             problems.push(ConfigProblem::new(
                 format!("{prefix}.max_feed_bytes"),
@@ -273,6 +221,7 @@ impl ProviderConfig {
             timezone,
             timeout: self.timeout,
             max_feed_bytes: self.max_feed_bytes,
+            enabled: self.enabled,
         };
         match (registration.build)(&settings, serde_json::Value::Object(self.options.clone())) {
             Ok(provider) if problems.is_empty() => Ok(BuiltProvider {
@@ -304,30 +253,6 @@ fn is_valid_instance_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-/// Deserializes a provider's own options, turning serde's error into a problem that
-/// names the key (serde names the unknown or missing field in its message).
-pub fn parse_options<T: serde::de::DeserializeOwned>(
-    options: serde_json::Value,
-) -> Result<T, Vec<ConfigProblem>> {
-    serde_path_to_error::deserialize(options).map_err(|error| {
-        let path = error.path().to_string();
-        let message = error.inner().to_string();
-        // An unknown or missing field is named in serde's message, not in the path.
-        let key = if path == "." {
-            field_named_in(&message).unwrap_or_default()
-        } else {
-            path
-        };
-        vec![ConfigProblem::new(key, message)]
-    })
-}
-
-fn field_named_in(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let end = start + message[start..].find('`')?;
-    Some(message[start..end].to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,20 +278,23 @@ mod tests {
     }
 
     #[test]
-    fn option_errors_name_the_field() {
-        #[derive(Debug, Deserialize)]
-        #[serde(deny_unknown_fields)]
-        #[allow(dead_code)]
-        struct Options {
-            url: String,
+    fn the_common_keys_are_described_with_their_defaults() {
+        let keys = super::super::common_keys();
+        let names: Vec<_> = keys.iter().map(|k| k.name.as_str()).collect();
+        for expected in [
+            "kind",
+            "enabled",
+            "interval",
+            "retries",
+            "deadline",
+            "breaker_threshold",
+            "max_pages",
+        ] {
+            assert!(names.contains(&expected), "{expected} missing from {names:?}");
         }
-        let problems = parse_options::<Options>(serde_json::json!({"url": "x", "colour": 1}))
-            .err()
-            .unwrap_or_default();
-        assert_eq!(problems[0].key, "colour");
-        let problems = parse_options::<Options>(serde_json::json!({}))
-            .err()
-            .unwrap_or_default();
-        assert_eq!(problems[0].key, "url");
+        assert!(!names.contains(&"options"));
+        let interval = keys.iter().find(|k| k.name == "interval");
+        assert_eq!(interval.and_then(|k| k.default.as_deref()), Some("\"5m\""));
+        assert!(keys.iter().all(|k| !k.doc.is_empty()), "{keys:?}");
     }
 }

@@ -1,29 +1,12 @@
-//! The provider kit's HTTP(S) source: one GET per run, the same for every provider
-//! that reads a feed over HTTP.
-//!
-//! TLS verification is on (rustls), redirects are limited to 5, the connection and
-//! the whole response are bounded by the instance's `timeout`. Statuses become
-//! [`ProviderError::Fetch`]: 5xx and 429 are transient (retried by the engine, with
-//! the server's `Retry-After`), other 4xx are not. Credentials and query strings of
-//! feed URLs never appear in messages or logs ([`display_url`]).
+//! How an HTTP fetch fails, and what each failure means to the engine: public, so
+//! that every HTTP provider maps statuses, timeouts and `Retry-After` alike.
 
-use std::fmt;
 use std::time::Duration;
 
+use boxoffice_core::ProviderError;
+use boxoffice_core::provider::FetchFailure;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
-use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
-use url::Url;
-
-use crate::provider::{Feed, ProviderError};
-use crate::registry::InstanceSettings;
-
-/// How long the outer deadline waits beyond the request's own, so that the request's
-/// (more precise) timeout error wins when both fire.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
-
-/// The longest a connection may take to open, when the instance's timeout is longer.
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 /// Why an HTTP fetch failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -65,11 +48,18 @@ pub enum HttpError {
     /// The HTTP client could not be built (e.g. no TLS roots).
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// The request was not sent, or its answer not followed, for what it asked (a page
+    /// on another origin, a redirect that would carry the instance's headers away, a
+    /// secret that cannot be read).
+    #[error("{0}")]
+    Refused(String),
 }
 
-impl From<HttpError> for ProviderError {
-    fn from(error: HttpError) -> Self {
-        let (transient, retry_after) = match &error {
+impl HttpError {
+    /// Whether trying again may help, and how long the server asked to wait: 5xx,
+    /// 429, timeouts and dropped connections are transient; other 4xx are not.
+    pub fn retry(&self) -> (bool, Option<Duration>) {
+        match self {
             HttpError::Status {
                 status, retry_after, ..
             } => (
@@ -78,126 +68,37 @@ impl From<HttpError> for ProviderError {
             ),
             HttpError::TimedOut(_) | HttpError::Connect { .. } | HttpError::Read(_) => (true, None),
             HttpError::Request { transient, .. } => (*transient, None),
-            HttpError::Client(_) => (false, None),
-        };
-        ProviderError::Fetch {
-            message: error.to_string(),
+            HttpError::Client(_) | HttpError::Refused(_) => (false, None),
+        }
+    }
+
+    /// The failure as the core carries it (inside a body's `io::Error` too).
+    pub fn into_failure(self) -> FetchFailure {
+        let (transient, retry_after) = self.retry();
+        FetchFailure {
+            message: self.to_string(),
             transient,
             retry_after,
         }
     }
 }
 
-/// A feed at an HTTP(S) address.
-pub struct HttpSource {
-    client: reqwest::Client,
-    url: Url,
-    timeout: Duration,
-    accept: &'static str,
-    provider: String,
-}
-
-impl fmt::Debug for HttpSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpSource")
-            .field("provider", &self.provider)
-            .field("url", &display_url(&self.url))
-            .finish_non_exhaustive()
+impl From<HttpError> for ProviderError {
+    fn from(error: HttpError) -> Self {
+        error.into_failure().into()
     }
 }
 
-impl HttpSource {
-    /// A source GETting `url` with `Accept: accept`, within the instance's timeout.
-    /// Fails only when the client cannot be built.
-    pub fn build(url: Url, settings: &InstanceSettings, accept: &'static str) -> Result<Self, HttpError> {
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(concat!("boxoffice/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.timeout.min(MAX_CONNECT_TIMEOUT))
-            .build()
-            .map_err(|error| HttpError::Client(error_chain(&error)))?;
-        Ok(Self {
-            client,
-            url,
-            timeout: settings.timeout,
-            accept,
-            provider: settings.name.clone(),
-        })
+impl From<HttpError> for std::io::Error {
+    /// A body's read error, which [`boxoffice_core::read_error`] turns back into the
+    /// fetch failure it is.
+    fn from(error: HttpError) -> Self {
+        std::io::Error::other(error.into_failure())
     }
-
-    /// The address.
-    pub fn url(&self) -> &Url {
-        &self.url
-    }
-
-    /// Sends the GET and checks the status. The body streams as the parser reads it;
-    /// its read errors carry an [`HttpError`] that [`crate::feed::read_error`] turns
-    /// back into what it means.
-    pub async fn open(&self) -> Result<Feed, ProviderError> {
-        match tokio::time::timeout(self.timeout + DEADLINE_MARGIN, self.send()).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(HttpError::TimedOut(self.timeout).into()),
-        }
-    }
-
-    async fn send(&self) -> Result<Feed, HttpError> {
-        let timeout = self.timeout;
-        let shown_url = display_url(&self.url);
-        tracing::debug!(provider = %self.provider, url = %shown_url, "Fetching the feed.");
-        let response = self
-            .client
-            .get(self.url.clone())
-            .header(ACCEPT, self.accept)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|error| request_error(error, &shown_url, timeout))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(HttpError::Status {
-                status,
-                url: shown_url,
-                retry_after: retry_after(response.headers(), Utc::now()),
-            });
-        }
-        let length = response.content_length();
-        let body = response
-            .bytes_stream()
-            .map(move |chunk| chunk.map_err(|error| std::io::Error::other(body_error(error, timeout))));
-        Ok(Feed {
-            body: Box::new(tokio_util::io::StreamReader::new(body)),
-            length,
-        })
-    }
-}
-
-/// Checks that a feed URL is http or https.
-pub fn check_feed_url(url: &Url) -> Result<(), String> {
-    match url.scheme() {
-        "http" | "https" => Ok(()),
-        other => Err(format!("the scheme must be http or https, not {other:?}")),
-    }
-}
-
-/// A URL as messages and logs show it: no credentials, and `?…` for a query (which
-/// often carries a token).
-pub fn display_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    let had_query = shown.query().is_some();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let mut text = shown.to_string();
-    if had_query {
-        text.push_str("?…");
-    }
-    text
 }
 
 /// What a failed request (before any status) means.
-fn request_error(error: reqwest::Error, url: &str, timeout: Duration) -> HttpError {
+pub(crate) fn request_error(error: reqwest::Error, url: &str, timeout: Duration) -> HttpError {
     if error.is_timeout() {
         return HttpError::TimedOut(timeout);
     }
@@ -219,7 +120,7 @@ fn request_error(error: reqwest::Error, url: &str, timeout: Duration) -> HttpErr
 }
 
 /// What a failure while reading the body means.
-fn body_error(error: reqwest::Error, timeout: Duration) -> HttpError {
+pub(crate) fn body_error(error: reqwest::Error, timeout: Duration) -> HttpError {
     if error.is_timeout() {
         HttpError::TimedOut(timeout)
     } else {
@@ -327,16 +228,5 @@ mod tests {
             error.to_string(),
             "HTTP 503 Service Unavailable from https://feed.example/events"
         );
-    }
-
-    #[test]
-    fn urls_are_shown_without_credentials_or_query() {
-        let url = Url::parse("https://user:secret@provider.example/feed?token=abc#x")
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(display_url(&url), "https://provider.example/feed?…");
-        let plain = Url::parse("http://provider.example/feed").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(display_url(&plain), "http://provider.example/feed");
-        assert!(check_feed_url(&plain).is_ok());
-        assert!(check_feed_url(&Url::parse("ftp://x/").unwrap_or_else(|e| panic!("{e}"))).is_err());
     }
 }

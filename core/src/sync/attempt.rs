@@ -1,0 +1,254 @@
+//! One attempt of a run: a transaction, every document of the feed read into it (or
+//! the source's "not modified"), then commit; on any failure the transaction is
+//! dropped and nothing of the attempt is kept.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use tracing::{Instrument, warn};
+
+use super::SyncError;
+use super::archive::{PayloadArchive, SharedWriter};
+use super::feed::{FeedLimits, PageRead, parse_bytes, read_page};
+use super::report::MAX_LISTED_REJECTIONS;
+use super::sink::BatchingSink;
+use crate::provider::{OpenRequest, Provider, ProviderError, Rejection, Validators};
+use crate::registry::ProviderConfig;
+use crate::store::{EventStore, StoreError, SyncReport, SyncTransaction};
+
+/// Where a run's documents come from.
+pub(super) enum Source {
+    /// The provider, through `open`.
+    Fetch,
+    /// Archived payloads, in page order, with their hashes.
+    Replay(Vec<(String, Vec<u8>)>),
+}
+
+/// What an attempt works with.
+pub(super) struct Attempt<'a> {
+    pub store: &'a dyn EventStore,
+    pub archive: Option<&'a PayloadArchive>,
+    pub batch_size: usize,
+    pub name: &'a str,
+    pub config: &'a ProviderConfig,
+    pub provider: &'a dyn Provider,
+}
+
+/// How the documents were read.
+enum Read {
+    /// Every page parsed into the sink; validators of a single-document feed.
+    Documents(Option<Validators>),
+    /// The source said nothing changed.
+    NotModified,
+}
+
+impl Attempt<'_> {
+    /// Runs the attempt, filling `report`. Returns the rejections to quarantine, or why
+    /// the attempt failed; `Err` when the run cannot go on at all (another process
+    /// holds the instance).
+    pub async fn run(
+        &self,
+        source: &Source,
+        report: &mut SyncReport,
+    ) -> Result<Result<Vec<Rejection>, ProviderError>, SyncError> {
+        let transaction = match self.store.begin_sync(self.name).await {
+            Err(StoreError::Conflict(_)) => return Err(SyncError::AlreadyRunning(self.name.to_owned())),
+            Err(error) => return Ok(Err(sink_error(error))),
+            Ok(transaction) => transaction,
+        };
+        report.pages = 0;
+        report.bytes = 0;
+        report.payload = None;
+        report.payloads.clear();
+        report.not_modified = false;
+        let mut sink = BatchingSink::new(transaction, self.batch_size, report.started_at);
+        let read = match source {
+            Source::Fetch => self.fetch(&mut sink, report).await,
+            Source::Replay(pages) => self.replay(pages, &mut sink, report).await,
+        };
+        report.seen = sink.counts.seen;
+        report.rejected = sink.counts.rejected;
+        report.unknown = std::mem::take(&mut sink.unknown);
+        report.rejections = sink
+            .quarantine
+            .iter()
+            .take(MAX_LISTED_REJECTIONS)
+            .map(|rejection| Rejection {
+                raw: None,
+                ..rejection.clone()
+            })
+            .collect();
+        let read = match read {
+            Ok(read) => read,
+            Err(error) => {
+                drop(sink.abandon());
+                return Ok(Err(error));
+            }
+        };
+        let finished = async {
+            let (mut transaction, sink) = sink.finish().await?;
+            match read {
+                Read::NotModified => {
+                    report.not_modified = true;
+                    report.unchanged = transaction.touch_all(report.started_at).await?;
+                }
+                Read::Documents(validators) => {
+                    if matches!(source, Source::Fetch) {
+                        transaction.set_validators(validators).await?;
+                    }
+                    report.inserted = sink.outcome.inserted;
+                    report.updated = sink.outcome.updated;
+                    report.unchanged = sink.outcome.unchanged;
+                }
+            }
+            commit(transaction).await?;
+            Ok::<_, StoreError>(sink.quarantine)
+        };
+        Ok(finished.await.map_err(sink_error))
+    }
+
+    async fn fetch(&self, sink: &mut BatchingSink, report: &mut SyncReport) -> Result<Read, ProviderError> {
+        let stored = match self.store.validators(self.name).await {
+            Ok(validators) => validators,
+            Err(error) => {
+                warn!(%error, "Cannot read the feed's validators; fetching unconditionally.");
+                None
+            }
+        };
+        let limits = FeedLimits {
+            timeout: self.config.timeout,
+            max_bytes: self.config.max_feed_bytes,
+        };
+        let mut read_pages: HashSet<String> = HashSet::new();
+        let mut next: Option<String> = None;
+        let mut validators: Option<Validators>;
+        loop {
+            if report.pages >= self.config.max_pages {
+                return Err(ProviderError::Malformed(format!(
+                    "the feed has more than {} pages (max_pages)",
+                    self.config.max_pages
+                )));
+            }
+            let first = report.pages == 0;
+            let request = OpenRequest {
+                page: next.as_deref(),
+                validators: if first { stored.as_ref() } else { None },
+            };
+            let writer = self.archive_writer();
+            let copy = writer
+                .clone()
+                .map(|w| Box::new(w) as Box<dyn std::io::Write + Send>);
+            let span = tracing::debug_span!("page", number = report.pages + 1);
+            let read = read_page(self.provider, request, limits, copy, sink)
+                .instrument(span)
+                .await;
+            self.keep_payload(writer, &read, report);
+            match read? {
+                PageRead::NotModified if first => return Ok(Read::NotModified),
+                PageRead::NotModified => {
+                    return Err(ProviderError::Malformed(
+                        "the source answered \"not modified\" to a request without validators".into(),
+                    ));
+                }
+                PageRead::Parsed {
+                    parsed,
+                    bytes,
+                    validators: page_validators,
+                    location,
+                } => {
+                    report.pages += 1;
+                    report.bytes += bytes;
+                    validators = Some(page_validators);
+                    read_pages.extend(next.take());
+                    read_pages.extend(location);
+                    match parsed.next_page {
+                        None => break,
+                        Some(page) if read_pages.contains(&page) => {
+                            return Err(ProviderError::Malformed(format!(
+                                "the feed's pages loop: page {} links to a page this run already read",
+                                report.pages
+                            )));
+                        }
+                        Some(page) => next = Some(page),
+                    }
+                }
+            }
+        }
+        if report.payloads.len() == 1 {
+            // One page: `payload` says it all.
+            report.payloads.clear();
+        }
+        // Validators only stand for a feed that is one document.
+        Ok(Read::Documents(validators.filter(|validators| {
+            report.pages == 1 && !validators.is_empty()
+        })))
+    }
+
+    async fn replay(
+        &self,
+        pages: &[(String, Vec<u8>)],
+        sink: &mut BatchingSink,
+        report: &mut SyncReport,
+    ) -> Result<Read, ProviderError> {
+        report.replayed_from = pages.first().map(|(hash, _)| hash.clone());
+        for (_, bytes) in pages {
+            let (_, length) = parse_bytes(self.provider, bytes.clone(), sink).await?;
+            report.pages += 1;
+            report.bytes += length;
+        }
+        Ok(Read::Documents(None))
+    }
+
+    fn archive_writer(&self) -> Option<SharedWriter> {
+        let archive = self.archive?;
+        match archive.writer(self.name) {
+            Ok(writer) => Some(SharedWriter(Arc::new(Mutex::new(Some(writer))))),
+            Err(error) => {
+                warn!(%error, "Cannot archive the payload of this run.");
+                None
+            }
+        }
+    }
+
+    /// Names the page's archived copy by its hash when a document was read, or throws
+    /// the partial copy away.
+    fn keep_payload(
+        &self,
+        writer: Option<SharedWriter>,
+        read: &Result<PageRead, ProviderError>,
+        report: &mut SyncReport,
+    ) {
+        let Some(writer) = writer.and_then(|writer| writer.take()) else {
+            return;
+        };
+        match read {
+            Ok(PageRead::Parsed { bytes, .. }) if *bytes > 0 => match writer.finish() {
+                Ok(hash) => {
+                    if report.payload.is_none() {
+                        report.payload = Some(hash.clone());
+                    }
+                    report.payloads.push(hash);
+                }
+                Err(error) => warn!(%error, "Cannot archive the payload of this run."),
+            },
+            _ => writer.discard(),
+        }
+        if let Some(archive) = self.archive
+            && let Err(error) = archive.prune(self.name)
+        {
+            warn!(%error, "Cannot prune the payload archive.");
+        }
+    }
+}
+
+async fn commit(transaction: Box<dyn SyncTransaction>) -> Result<(), StoreError> {
+    transaction
+        .commit()
+        .instrument(tracing::debug_span!("commit"))
+        .await
+}
+
+/// A store failure met while reading, as the provider error that fails the attempt.
+fn sink_error(error: StoreError) -> ProviderError {
+    ProviderError::Sink(crate::provider::SinkError::new(error))
+}

@@ -1,0 +1,154 @@
+//! The engine's [`RecordSink`]: validates each record, drops in-feed duplicates and
+//! writes batches into the run's transaction as the provider parses.
+
+use std::collections::{BTreeMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::model::EventRecord;
+use crate::provider::{RecordSink, Rejection, SinkError};
+use crate::store::{BatchOutcome, StoreError, SyncTransaction};
+
+/// How often (in records) a sync yields its thread to the operating system.
+const YIELD_EVERY_RECORDS: u64 = 8;
+
+/// How many rejections of one run go to the quarantine; the count is always exact.
+pub const MAX_QUARANTINED: usize = 1000;
+
+/// What the sink counted.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SinkCounts {
+    /// Records the feed carried, valid or not.
+    pub seen: u64,
+    /// Records rejected.
+    pub rejected: u64,
+}
+
+/// Batches records into the run's transaction as the provider parses them.
+pub struct BatchingSink {
+    transaction: Option<Box<dyn SyncTransaction>>,
+    batch: Vec<EventRecord>,
+    batch_size: usize,
+    seen_at: DateTime<Utc>,
+    seen_ids: HashSet<Uuid>,
+    /// What the batches did.
+    pub outcome: BatchOutcome,
+    /// Records seen and rejected.
+    pub counts: SinkCounts,
+    /// Rejections with their raw elements, for the quarantine (the first
+    /// [`MAX_QUARANTINED`] of a run).
+    pub quarantine: Vec<Rejection>,
+    /// Unknown elements and attributes with their counts.
+    pub unknown: BTreeMap<String, u64>,
+}
+
+impl BatchingSink {
+    /// A sink writing into `transaction`, `batch_size` records at a time, stamping
+    /// them seen at `seen_at`.
+    pub fn new(transaction: Box<dyn SyncTransaction>, batch_size: usize, seen_at: DateTime<Utc>) -> Self {
+        Self {
+            transaction: Some(transaction),
+            batch: Vec::with_capacity(batch_size),
+            batch_size,
+            seen_at,
+            seen_ids: HashSet::new(),
+            outcome: BatchOutcome::default(),
+            counts: SinkCounts::default(),
+            quarantine: Vec::new(),
+            unknown: BTreeMap::new(),
+        }
+    }
+
+    fn transaction(&mut self) -> Result<&mut Box<dyn SyncTransaction>, StoreError> {
+        self.transaction
+            .as_mut()
+            .ok_or_else(|| StoreError::Backend("the sync transaction is already committed".into()))
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
+        let span = tracing::debug_span!("batch", records = batch.len());
+        let seen_at = self.seen_at;
+        let outcome = self
+            .transaction()?
+            .upsert(batch, seen_at)
+            .instrument(span)
+            .await?;
+        self.outcome += outcome;
+        Ok(())
+    }
+
+    /// Writes what is left and hands the transaction back for the engine to finish.
+    pub async fn finish(mut self) -> Result<(Box<dyn SyncTransaction>, Self), StoreError> {
+        self.flush().await?;
+        let transaction = self
+            .transaction
+            .take()
+            .ok_or_else(|| StoreError::Backend("the sync transaction is already committed".into()))?;
+        Ok((transaction, self))
+    }
+
+    /// Takes the transaction without writing what is pending (the run failed).
+    pub fn abandon(mut self) -> Self {
+        self.transaction = None;
+        self
+    }
+
+    fn name(record: &EventRecord) -> String {
+        format!(
+            "base_event {} / event {}",
+            record.key.base_event_id, record.key.event_id
+        )
+    }
+}
+
+#[async_trait]
+impl RecordSink for BatchingSink {
+    async fn accept(&mut self, record: EventRecord) -> Result<(), SinkError> {
+        if let Err(reason) = record.validate() {
+            self.reject(Rejection {
+                record: Self::name(&record),
+                reason,
+                raw: None,
+            });
+            return Ok(());
+        }
+        if !self.seen_ids.insert(record.id()) {
+            self.reject(Rejection {
+                record: Self::name(&record),
+                reason: "the feed carries this session more than once; the first one is kept".into(),
+                raw: None,
+            });
+            return Ok(());
+        }
+        self.counts.seen += 1;
+        self.batch.push(record);
+        if self.batch.len() >= self.batch_size {
+            self.flush().await.map_err(SinkError::new)?;
+        }
+        if self.counts.seen.is_multiple_of(YIELD_EVERY_RECORDS) {
+            // Parsing a large feed is long CPU work: hand the core to waiting threads
+            // (request handling) often, so that a sync adds little to their latency.
+            std::thread::yield_now();
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, rejection: Rejection) {
+        self.counts.seen += 1;
+        self.counts.rejected += 1;
+        if self.quarantine.len() < MAX_QUARANTINED {
+            self.quarantine.push(rejection);
+        }
+    }
+
+    fn unknown(&mut self, what: &str) {
+        *self.unknown.entry(what.to_owned()).or_default() += 1;
+    }
+}

@@ -1,0 +1,153 @@
+//! Rows to the model and back.
+
+use std::str::FromStr;
+
+use boxoffice_core::model::format;
+use boxoffice_core::{
+    EventRecord, ExternalKey, LocalMoment, SearchItem, SellMode, StoreError, StoredEvent, Zone,
+};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::FromQueryResult;
+use uuid::Uuid;
+
+use super::corrupt;
+use super::entity::events;
+
+fn parse_date(value: &str) -> Result<NaiveDate, StoreError> {
+    format::parse_date(value).ok_or_else(|| corrupt("date", value))
+}
+
+fn parse_time(value: Option<&str>) -> Result<Option<NaiveTime>, StoreError> {
+    value
+        .map(|v| format::parse_time(v).ok_or_else(|| corrupt("time", v)))
+        .transpose()
+}
+
+fn parse_local(value: Option<&str>) -> Result<Option<NaiveDateTime>, StoreError> {
+    value
+        .map(|v| format::parse_local_date_time(v).ok_or_else(|| corrupt("date-time", v)))
+        .transpose()
+}
+
+fn parse_price(value: Option<&str>) -> Result<Option<rust_decimal::Decimal>, StoreError> {
+    value
+        .map(|v| rust_decimal::Decimal::from_str(v).map_err(|_| corrupt("price", v)))
+        .transpose()
+}
+
+fn instant(seconds: i64) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_opt(seconds, 0)
+        .single()
+        .ok_or_else(|| corrupt("instant", &seconds.to_string()))
+}
+
+fn moment(date: &str, time: Option<&str>, at: i64) -> Result<LocalMoment, StoreError> {
+    Ok(LocalMoment {
+        date: parse_date(date)?,
+        time: parse_time(time)?,
+        at: instant(at)?,
+    })
+}
+
+pub(super) fn active_model(
+    record: &EventRecord,
+    hash: String,
+    seen_at: DateTime<Utc>,
+) -> events::ActiveModel {
+    let range = record.price_range();
+    let zones = serde_json::to_string(&record.zones).unwrap_or_else(|_| "[]".into());
+    events::ActiveModel {
+        id: Set(record.id()),
+        provider: Set(record.key.provider.clone()),
+        base_event_id: Set(record.key.base_event_id.clone()),
+        event_id: Set(record.key.event_id.clone()),
+        title: Set(record.title.clone()),
+        sell_mode: Set(record.sell_mode.as_str().to_owned()),
+        organizer_company_id: Set(record.organizer_company_id.clone()),
+        sold_out: Set(record.sold_out),
+        start_date: Set(format::date(record.start.date)),
+        start_time: Set(record.start.time.map(format::time)),
+        starts_at: Set(record.start.at.timestamp()),
+        end_date: Set(record.end.map(|end| format::date(end.date))),
+        end_time: Set(record.end.and_then(|end| end.time).map(format::time)),
+        ends_at: Set(record.ends_at().timestamp()),
+        sell_from: Set(record.sell_from.map(format::local_date_time)),
+        sell_to: Set(record.sell_to.map(format::local_date_time)),
+        zones: Set(zones),
+        min_price: Set(range.map(|r| r.min.to_string())),
+        max_price: Set(range.map(|r| r.max.to_string())),
+        content_hash: Set(hash),
+        first_seen: Set(seen_at),
+        last_seen: Set(seen_at),
+        last_changed: Set(seen_at),
+    }
+}
+
+pub(super) fn stored_event(model: events::Model, searchable: bool) -> Result<StoredEvent, StoreError> {
+    let zones: Vec<Zone> = serde_json::from_str(&model.zones).map_err(|_| corrupt("zones", &model.zones))?;
+    let end = match model.end_date.as_deref() {
+        Some(date) => Some(moment(date, model.end_time.as_deref(), model.ends_at)?),
+        None => None,
+    };
+    let sell_mode =
+        SellMode::parse(&model.sell_mode).ok_or_else(|| corrupt("sell_mode", &model.sell_mode))?;
+    let record = EventRecord {
+        key: ExternalKey {
+            provider: model.provider,
+            base_event_id: model.base_event_id,
+            event_id: model.event_id,
+        },
+        title: model.title,
+        sell_mode,
+        organizer_company_id: model.organizer_company_id,
+        sold_out: model.sold_out,
+        start: moment(&model.start_date, model.start_time.as_deref(), model.starts_at)?,
+        end,
+        sell_from: parse_local(model.sell_from.as_deref())?,
+        sell_to: parse_local(model.sell_to.as_deref())?,
+        zones,
+    };
+    Ok(StoredEvent {
+        id: model.id,
+        record,
+        searchable,
+        first_seen: model.first_seen,
+        last_seen: model.last_seen,
+        last_changed: model.last_changed,
+    })
+}
+
+/// The columns /search needs, without the zones.
+#[derive(Debug, FromQueryResult)]
+pub(super) struct SearchRow {
+    id: Uuid,
+    provider: String,
+    title: String,
+    start_date: String,
+    start_time: Option<String>,
+    starts_at: i64,
+    end_date: Option<String>,
+    end_time: Option<String>,
+    ends_at: i64,
+    min_price: Option<String>,
+    max_price: Option<String>,
+}
+
+impl SearchRow {
+    pub(super) fn into_item(self) -> Result<SearchItem, StoreError> {
+        let end = match self.end_date.as_deref() {
+            Some(date) => Some(moment(date, self.end_time.as_deref(), self.ends_at)?),
+            None => None,
+        };
+        Ok(SearchItem {
+            id: self.id,
+            provider: self.provider,
+            title: self.title,
+            start: moment(&self.start_date, self.start_time.as_deref(), self.starts_at)?,
+            end,
+            min_price: parse_price(self.min_price.as_deref())?,
+            max_price: parse_price(self.max_price.as_deref())?,
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! The [`EventStore`] trait's reads and small writes.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use boxoffice_core::provider::{Rejection, Validators};
+use boxoffice_core::store::QuarantinedRecord;
+use boxoffice_core::{EventStore, SearchItem, StoreError, StoredEvent, SyncReport, SyncTransaction};
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use std::sync::Arc;
+use uuid::Uuid;
+
+use super::convert::{SearchRow, stored_event};
+use super::entity::{
+    events, feed_validators, online_base_events, provider_settings, rejects, store_state, sync_runs,
+};
+use super::transaction::SqlSyncTransaction;
+use super::{SeaOrmStore, corrupt, store_error, sync_lock_key};
+
+#[async_trait]
+impl EventStore for SeaOrmStore {
+    async fn begin_sync(&self, provider: &str) -> Result<Box<dyn SyncTransaction>, StoreError> {
+        let writer = match &self.sqlite_writer {
+            Some(mutex) => Some(Arc::clone(mutex).lock_owned().await),
+            None => None,
+        };
+        let transaction = self.db.begin().await.map_err(store_error)?;
+        if transaction.get_database_backend() == DbBackend::Postgres {
+            // Held until the transaction ends, or the connection dies with its process.
+            let row = transaction
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_try_advisory_xact_lock($1) AS locked",
+                    [sync_lock_key(provider).into()],
+                ))
+                .await
+                .map_err(store_error)?;
+            let locked = row
+                .map(|row| row.try_get::<bool>("", "locked"))
+                .transpose()
+                .map_err(store_error)?
+                .unwrap_or(false);
+            if !locked {
+                return Err(StoreError::Conflict(format!(
+                    "another process is syncing {provider:?}"
+                )));
+            }
+        }
+        Ok(Box::new(SqlSyncTransaction::new(transaction, provider, writer)))
+    }
+
+    async fn searchable(&self) -> Result<Vec<SearchItem>, StoreError> {
+        use events::Column as C;
+        let mut select = Query::select();
+        select
+            .columns([
+                (events::Entity, C::Id),
+                (events::Entity, C::Provider),
+                (events::Entity, C::Title),
+                (events::Entity, C::StartDate),
+                (events::Entity, C::StartTime),
+                (events::Entity, C::StartsAt),
+                (events::Entity, C::EndDate),
+                (events::Entity, C::EndTime),
+                (events::Entity, C::EndsAt),
+                (events::Entity, C::MinPrice),
+                (events::Entity, C::MaxPrice),
+            ])
+            .from(events::Entity)
+            .inner_join(
+                online_base_events::Entity,
+                Expr::col((online_base_events::Entity, online_base_events::Column::Provider))
+                    .equals((events::Entity, C::Provider))
+                    .and(
+                        Expr::col((
+                            online_base_events::Entity,
+                            online_base_events::Column::BaseEventId,
+                        ))
+                        .equals((events::Entity, C::BaseEventId)),
+                    ),
+            );
+        let statement = self.db.get_database_backend().build(&select);
+        SearchRow::find_by_statement(statement)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(SearchRow::into_item)
+            .collect()
+    }
+
+    async fn validators(&self, provider: &str) -> Result<Option<Validators>, StoreError> {
+        Ok(feed_validators::Entity::find_by_id(provider.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(|row| Validators {
+                etag: row.etag,
+                last_modified: row.last_modified,
+            }))
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
+        let Some(model) = events::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let searchable =
+            online_base_events::Entity::find_by_id((model.provider.clone(), model.base_event_id.clone()))
+                .one(&self.db)
+                .await
+                .map_err(store_error)?
+                .is_some();
+        stored_event(model, searchable).map(Some)
+    }
+
+    async fn data_version(&self) -> Result<i64, StoreError> {
+        let state = store_state::Entity::find_by_id(1)
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(state.map_or(0, |state| state.data_version))
+    }
+
+    async fn record_run(&self, report: &SyncReport, quarantine: &[Rejection]) -> Result<(), StoreError> {
+        let json = serde_json::to_string(report).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let model = sync_runs::ActiveModel {
+            run_id: Set(report.run_id),
+            provider: Set(report.provider.clone()),
+            started_at: Set(report.started_at),
+            finished_at: Set(report.finished_at),
+            status: Set(report.status.as_str().to_owned()),
+            report: Set(json),
+        };
+        let transaction = self.db.begin().await.map_err(store_error)?;
+        sync_runs::Entity::insert(model)
+            .exec_without_returning(&transaction)
+            .await
+            .map_err(store_error)?;
+        for chunk in quarantine.chunks(500) {
+            let rows = chunk.iter().map(|rejection| rejects::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                run_id: Set(report.run_id),
+                provider: Set(report.provider.clone()),
+                rejected_at: Set(report.finished_at),
+                record: Set(rejection.record.clone()),
+                reason: Set(rejection.reason.clone()),
+                raw: Set(rejection.raw.clone()),
+            });
+            rejects::Entity::insert_many(rows)
+                .exec_without_returning(&transaction)
+                .await
+                .map_err(store_error)?;
+        }
+        transaction.commit().await.map_err(store_error)
+    }
+
+    async fn rejects(&self, provider: &str, limit: u64) -> Result<Vec<QuarantinedRecord>, StoreError> {
+        Ok(rejects::Entity::find()
+            .filter(rejects::Column::Provider.eq(provider))
+            .order_by_desc(rejects::Column::RejectedAt)
+            .order_by_asc(rejects::Column::Record)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| QuarantinedRecord {
+                run_id: row.run_id,
+                provider: row.provider,
+                rejected_at: row.rejected_at,
+                rejection: Rejection {
+                    record: row.record,
+                    reason: row.reason,
+                    raw: row.raw,
+                },
+            })
+            .collect())
+    }
+
+    async fn provider_toggles(&self) -> Result<HashMap<String, bool>, StoreError> {
+        Ok(provider_settings::Entity::find()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| (row.name, row.enabled))
+            .collect())
+    }
+
+    async fn set_provider_enabled(&self, provider: &str, enabled: bool) -> Result<(), StoreError> {
+        let row = provider_settings::ActiveModel {
+            name: Set(provider.to_owned()),
+            enabled: Set(enabled),
+            updated_at: Set(Utc::now()),
+        };
+        provider_settings::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(provider_settings::Column::Name)
+                    .update_columns([
+                        provider_settings::Column::Enabled,
+                        provider_settings::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn runs(&self, provider: &str, limit: u64) -> Result<Vec<SyncReport>, StoreError> {
+        sync_runs::Entity::find()
+            .filter(sync_runs::Column::Provider.eq(provider))
+            .order_by_desc(sync_runs::Column::StartedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|run| serde_json::from_str(&run.report).map_err(|_| corrupt("run report", &run.report)))
+            .collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db
+            .ping()
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))
+    }
+}

@@ -1,0 +1,21 @@
+//! Boxoffice's test kit, a dev-dependency of the providers, core and the server:
+//!
+//! - [`MockFeedServer`]: a local provider on `127.0.0.1:0` serving what a test tells
+//!   it (statuses, headers, slow and dripping bodies, gzip, `ETag`/304, pages);
+//! - [`conformance::check_parser`]: the promises every provider's parser keeps;
+//! - [`instance_from_toml`]: an instance built through the registry from a TOML
+//!   snippet, exactly as `config.toml` would build it;
+//! - [`MemoryStore`]: an [`EventStore`](boxoffice_core::EventStore) in memory, to test
+//!   the sync engine without SQL.
+//!
+//! Everything here listens on loopback only and stops with its owner.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod conformance;
+mod instance;
+mod memory_store;
+mod mock;
+
+pub use instance::{instance_from_toml, read_first_page, settings};
+pub use memory_store::MemoryStore;
+pub use mock::{MockFeedServer, MockResponse, RecordedRequest};
