@@ -13,7 +13,7 @@ use super::{find, registrations};
 use crate::provider::Provider;
 
 /// The keys every `[providers.<name>]` table has, whatever its kind.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 pub struct ProviderConfig {
     /// Which registered provider reads this feed, e.g. `fever-xml`.
     pub kind: String,
@@ -58,10 +58,23 @@ pub struct ProviderConfig {
     /// more fails.
     #[serde(default = "defaults::max_pages")]
     pub max_pages: u32,
-    /// The kind's own keys (e.g. `url`), checked by the kind's `build`.
-    #[serde(flatten)]
+    /// The kind's own keys (e.g. `url`), checked by the kind's `build`. Never printed
+    /// or serialized: they may hold secrets (a tokened URL, header values).
+    #[serde(flatten, skip_serializing)]
     #[schemars(skip)]
     pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("kind", &self.kind)
+            .field("enabled", &self.enabled)
+            .field("interval", &self.interval)
+            .field("timezone", &self.timezone)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 mod defaults {
@@ -275,6 +288,23 @@ mod tests {
         let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["providers.x.timezone", "providers.x.kind"]);
         assert!(problems[1].message.contains("registered kinds"));
+    }
+
+    #[test]
+    fn the_kinds_own_keys_are_never_printed() {
+        let config: ProviderConfig = serde_json::from_value(serde_json::json!({
+            "kind": "x",
+            "url": "https://feed.example/?token=s3cret",
+            "headers": {"X-Api-Key": "s3cret"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert!(
+            !serde_json::to_string(&config)
+                .unwrap_or_default()
+                .contains("s3cret")
+        );
+        assert!(format!("{config:?}").contains("headers"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ fn unavailable(retry_after: Option<&str>) -> MockResponse {
     MockResponse {
         status: StatusCode::SERVICE_UNAVAILABLE,
         headers: retry_after
-            .map(|value| vec![("retry-after", value.to_owned())])
+            .map(|value| vec![("retry-after".to_owned(), value.to_owned())])
             .unwrap_or_default(),
         ..MockResponse::ok(b"busy".to_vec())
     }

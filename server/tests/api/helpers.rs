@@ -8,18 +8,15 @@
 //! failure.
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Once;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::http::StatusCode;
-use axum::response::Response;
 use boxoffice_server::{Application, Config};
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -217,91 +214,30 @@ async fn sweep_old_databases(admin: &sea_orm::DatabaseConnection) {
     }
 }
 
-/// What the mock provider answers.
-#[derive(Clone)]
-pub struct MockResponse {
-    pub status: StatusCode,
-    pub body: Vec<u8>,
-    pub delay: Duration,
-    pub headers: Vec<(&'static str, String)>,
-}
+pub use boxoffice_testkit::MockResponse;
 
-impl MockResponse {
-    pub fn ok(body: Vec<u8>) -> Self {
-        Self {
-            status: StatusCode::OK,
-            body,
-            delay: Duration::ZERO,
-            headers: Vec::new(),
-        }
-    }
-}
-
-/// A local provider serving whatever it is told to, at `/feed`.
+/// A local provider serving whatever it is told to, at `/feed` (the test kit's mock).
 pub struct MockProvider {
     pub url: String,
-    response: Arc<Mutex<std::collections::VecDeque<MockResponse>>>,
-    hits: Arc<Mutex<u64>>,
-    _task: JoinHandle<()>,
+    server: boxoffice_testkit::MockFeedServer,
 }
 
 impl MockProvider {
     pub async fn start(first: MockResponse) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
-        let response = Arc::new(Mutex::new(std::collections::VecDeque::from([first])));
-        let hits = Arc::new(Mutex::new(0));
-        let (shared, counter) = (Arc::clone(&response), Arc::clone(&hits));
-        let app = axum::Router::new().route(
-            "/feed",
-            axum::routing::get(move || {
-                let shared = Arc::clone(&shared);
-                let counter = Arc::clone(&counter);
-                async move {
-                    *counter.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                    let answer = {
-                        // Each answer of a sequence is served once; the last one stays.
-                        let mut queue = shared.lock().unwrap_or_else(|e| e.into_inner());
-                        if queue.len() > 1 {
-                            queue.pop_front()
-                        } else {
-                            queue.front().cloned()
-                        }
-                    };
-                    let Some(answer) = answer else {
-                        return Response::new(Body::empty());
-                    };
-                    tokio::time::sleep(answer.delay).await;
-                    let mut builder = Response::builder()
-                        .status(answer.status)
-                        .header("content-type", "application/xml");
-                    for (name, value) in &answer.headers {
-                        builder = builder.header(*name, value);
-                    }
-                    builder.body(Body::from(answer.body)).unwrap_or_default()
-                }
-            }),
-        );
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = boxoffice_testkit::MockFeedServer::serving("/feed", first).await;
         Self {
-            url: format!("http://{addr}/feed"),
-            response,
-            hits,
-            _task: task,
+            url: server.url("/feed"),
+            server,
         }
     }
 
     pub fn serve(&self, response: MockResponse) {
-        self.serve_sequence(vec![response]);
+        self.server.serve("/feed", response);
     }
 
     /// Serves each response once, in order, then the last one for good.
     pub fn serve_sequence(&self, responses: Vec<MockResponse>) {
-        *self.response.lock().unwrap_or_else(|e| e.into_inner()) = responses.into();
+        self.server.serve_sequence("/feed", responses);
     }
 
     pub fn serve_fixture(&self, name: &str) {
@@ -309,7 +245,12 @@ impl MockProvider {
     }
 
     pub fn hits(&self) -> u64 {
-        *self.hits.lock().unwrap_or_else(|e| e.into_inner())
+        self.server.hits("/feed") as u64
+    }
+
+    /// The requests received so far.
+    pub fn requests(&self) -> Vec<boxoffice_testkit::RecordedRequest> {
+        self.server.requests()
     }
 }
 

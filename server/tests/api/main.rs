@@ -11,6 +11,7 @@ mod e2e;
 mod events;
 mod faults;
 mod hostile;
+mod provider_kit;
 mod routes;
 mod shutdown;
 mod status;

@@ -7,43 +7,23 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::helpers::*;
 
-/// A provider that sends the start of a feed, then one byte every 200 ms for a minute:
-/// a run against it never finishes by itself within a test.
-async fn dripping_provider() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route(
+/// A provider that drips a feed's start, a byte every 200 ms for over a minute: a run
+/// against it never finishes by itself within a test.
+async fn dripping_provider() -> (String, boxoffice_testkit::MockFeedServer) {
+    let mut body = b"<?xml version=\"1.0\"?><eventList><output>".to_vec();
+    body.extend(std::iter::repeat_n(b' ', 300));
+    let server = boxoffice_testkit::MockFeedServer::serving(
         "/feed",
-        axum::routing::get(|| async {
-            let head = futures_util::stream::once(async {
-                Ok::<_, std::io::Error>(bytes::Bytes::from_static(
-                    b"<?xml version=\"1.0\"?><eventList><output>",
-                ))
-            });
-            let drip = futures_util::stream::unfold(0_u32, |n| async move {
-                if n >= 300 {
-                    return None;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                Some((Ok(bytes::Bytes::from_static(b" ")), n + 1))
-            });
-            axum::response::Response::builder()
-                .header("content-type", "application/xml")
-                .body(Body::from_stream(futures_util::StreamExt::chain(head, drip)))
-                .unwrap()
-        }),
-    );
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/feed"), task)
+        MockResponse::ok(body).drip(1, Duration::from_millis(200)),
+    )
+    .await;
+    (server.url("/feed"), server)
 }
 
 fn free_port() -> u16 {
