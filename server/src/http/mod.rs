@@ -118,21 +118,24 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
                 }
             }),
         );
+    // Public routes answer within the request timeout; admin routes do not: a sync of
+    // a large feed may take longer, and its caller waits for the report.
+    let within_timeout = axum::middleware::from_fn_with_state(request_timeout, timeout);
+    let reads = reads.layer(within_timeout.clone());
     let reads = match cors {
+        // Outside the timeout, so that a 503 for a slow read still reaches the page.
         // The 405 fallback goes in before the layer, so that the layer answers the
         // preflight (OPTIONS) that no route takes; set later, it would replace it.
         Some(cors) => reads.method_not_allowed_fallback(method_not_allowed).layer(cors),
         None => reads,
     };
-    // Public routes answer within the request timeout; admin routes do not: a sync of
-    // a large feed may take longer, and its caller waits for the report.
     let public = Router::new()
-        .merge(reads)
         .route("/status", get(status::status_page))
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
         .route("/metrics", get(ops::metrics))
         .merge(docs)
-        .layer(axum::middleware::from_fn_with_state(request_timeout, timeout));
+        .layer(within_timeout)
+        .merge(reads);
     Router::new()
         .merge(public)
         .route("/admin/providers", get(admin::list_providers))

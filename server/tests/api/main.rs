@@ -16,6 +16,7 @@ mod environment;
 mod events;
 mod faults;
 mod hostile;
+mod ops_docs;
 mod routes;
 mod shutdown;
 mod status;
