@@ -132,6 +132,12 @@ async fn request_and_sync_spans_reach_the_collector_by_shutdown() {
     let (exit, stderr) = server.stop().await;
     assert!(exit.success(), "{stderr}");
     assert!(!stderr.contains("Cannot export"), "{stderr}");
+    assert!(
+        !stderr
+            .lines()
+            .any(|line| line.contains("opentelemetry") && (line.contains("ERROR") || line.contains("WARN"))),
+        "the exporter complained:\n{stderr}"
+    );
 
     let spans = spans(&received);
     assert!(!spans.is_empty(), "nothing exported:\n{stderr}");
@@ -180,4 +186,43 @@ async fn request_and_sync_spans_reach_the_collector_by_shutdown() {
         }),
         "no span for the admin request"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_collector_is_logged_and_never_holds_the_service() {
+    // A port nothing listens on: every export is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let collector = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_server_config(
+        dir.path(),
+        "http://127.0.0.1:9/feed",
+        "format = \"json\"",
+        &format!("[telemetry]\notlp_endpoint = \"{collector}\"\n"),
+    );
+    let server = ServerProcess::start(&config, &[]).await;
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let health = client
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status().as_u16(), 200);
+    }
+    let (exit, stderr) = server.stop().await;
+    assert!(exit.success(), "{stderr}");
+    // The spans are lost, and the log says so.
+    let complaints = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| {
+            line["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("opentelemetry"))
+                && (line["level"] == "ERROR" || line["level"] == "WARN")
+        })
+        .count();
+    assert!(complaints > 0, "the failed export is not logged:\n{stderr}");
 }
