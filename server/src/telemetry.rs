@@ -41,11 +41,6 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Whether spans are exported.
-    pub fn exporting(&self) -> bool {
-        self.tracer_provider.is_some()
-    }
-
     /// Exports the spans still queued and stops the exporter, within
     /// [`EXPORT_TIMEOUT`]. Call it before the runtime goes: the export runs on it.
     pub async fn shutdown(self) {
