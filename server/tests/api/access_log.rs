@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::helpers::*;
-use crate::process::{ServerProcess, write_server_config};
+use crate::process::{ServerProcess, client, write_server_config};
 
 /// The access-log lines of a JSON log.
 fn access_lines(stderr: &str) -> Vec<Value> {
@@ -32,7 +32,7 @@ async fn each_request_is_one_line_with_its_route_pattern_never_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_server_config(dir.path(), "http://127.0.0.1:9/feed", "format = \"json\"", "");
     let server = ServerProcess::start(&config, &[]).await;
-    let client = reqwest::Client::new();
+    let client = client();
     let base = &server.base;
     let requests = [
         (
@@ -109,7 +109,7 @@ async fn no_line_is_written_with_the_access_log_off() {
         "",
     );
     let server = ServerProcess::start(&config, &[]).await;
-    let client = reqwest::Client::new();
+    let client = client();
     let status = send(&client, "GET", &format!("{}/health", server.base), "quiet-1").await;
     assert_eq!(status, 200);
     let (exit, stderr) = server.stop().await;

@@ -40,15 +40,59 @@ pub fn with_clean_environment(command: &mut Command, env: &[(&str, &str)]) {
     command.envs(env.iter().copied());
 }
 
-/// Runs `boxoffice args…` to completion (bounded by the test harness's time only
-/// through the commands used: none of them waits on anything).
+/// How long a command that should end by itself may run (e.g. `serve` with a
+/// configuration that must stop start-up): past it, it is killed and the test fails.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs `boxoffice args…` to completion, within [`RUN_LIMIT`].
 pub fn run(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> std::process::Output {
-    command(env)
+    let mut child = command(env)
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::null())
-        .output()
-        .expect("running boxoffice")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running boxoffice");
+    // Drained while it runs, so that a full pipe never blocks it.
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("polling boxoffice") {
+            break status;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("boxoffice {args:?} still ran after {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// An HTTP client for a child server: every request bounded in time.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("building the HTTP client")
+}
+
+/// Reads `pipe` to its end on a thread of its own.
+fn drain<R: std::io::Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
 }
 
 /// A `boxoffice serve` child whose standard error is collected.

@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 
 use crate::helpers::*;
-use crate::process::{ServerProcess, write_server_config};
+use crate::process::{ServerProcess, client, write_server_config};
 
 /// What the receiver got: every export request, decoded.
 type Received = Arc<Mutex<Vec<ExportTraceServiceRequest>>>;
@@ -104,7 +104,7 @@ async fn request_and_sync_spans_reach_the_collector_by_shutdown() {
         &format!("[telemetry]\notlp_endpoint = \"{collector}\"\nservice_name = \"boxoffice-under-test\"\n"),
     );
     let server = ServerProcess::start(&config, &[]).await;
-    let client = reqwest::Client::new();
+    let client = client();
 
     let search = client
         .get(format!("{}/search?{SCENARIO_WINDOW}", server.base))
@@ -202,7 +202,7 @@ async fn an_unreachable_collector_is_logged_and_never_holds_the_service() {
         &format!("[telemetry]\notlp_endpoint = \"{collector}\"\n"),
     );
     let server = ServerProcess::start(&config, &[]).await;
-    let client = reqwest::Client::new();
+    let client = client();
     for _ in 0..3 {
         let health = client
             .get(format!("{}/health", server.base))
