@@ -10,8 +10,9 @@ build:
 	$(CARGO) build --release -p boxoffice-server --bin boxoffice
 
 ## Every test: unit and integration, on SQLite and on PostgreSQL, the /status page in
-## headless Chromium, and schemathesis against the served OpenAPI document. Sets up
-## what it needs (tools/test.sh): Debian's chromium, python3-venv, curl and postgresql
+## headless Chromium, the alert rules of docs/ops with promtool, and schemathesis
+## against the served OpenAPI document. Sets up what it needs (tools/test.sh):
+## Debian's chromium, prometheus (for promtool), python3-venv, curl and postgresql
 ## when missing, ./.venv with schemathesis, and a throwaway PostgreSQL under
 ## target/test-postgres/ unless TEST_DATABASE_URL names one. Nothing may be skipped.
 test:

@@ -3,15 +3,16 @@
 # be skipped.
 #
 # 1. Debian packages, when missing, if it can (root or `sudo -n`, and apt-get):
-#    chromium (the /status page test), python3 + python3-venv and curl (the
+#    chromium (the /status page test), prometheus for its promtool (the alert rules
+#    of docs/ops, server/tests/api/ops_docs.rs), python3 + python3-venv and curl (the
 #    contract test), postgresql (only when TEST_DATABASE_URL is unset).
 # 2. ./.venv with schemathesis, from PyPI (tools/contract_test.sh prepare).
 # 3. PostgreSQL: $TEST_DATABASE_URL when set (nothing is provisioned); otherwise a
 #    throwaway server under target/test-postgres/ (tools/test-postgres.sh), stopped
 #    when this script ends, whether the tests pass, fail or are interrupted.
 # 4. cargo test (all targets, then doc tests) with TEST_REQUIRE_SERVICES=1, so a
-#    test that would skip for want of PostgreSQL or Chromium fails instead; then the
-#    schemathesis contract test.
+#    test that would skip for want of PostgreSQL, Chromium or promtool fails
+#    instead; then the schemathesis contract test.
 #
 # `tools/test.sh deps` does 1 and 2 only.
 set -euo pipefail
@@ -42,12 +43,28 @@ find_chromium() {
   command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null
 }
 
+# promtool: $PROMTOOL when set, else one on PATH (Debian's prometheus package).
+find_promtool() {
+  if [ -n "${PROMTOOL:-}" ]; then
+    [ -x "$PROMTOOL" ] && { echo "$PROMTOOL"; return 0; }
+    return 1
+  fi
+  command -v promtool 2>/dev/null
+}
+
 install_packages() {
   local missing=()
   if [ -n "${CHROMIUM:-}" ] && [ ! -x "$CHROMIUM" ]; then
     die "CHROMIUM=$CHROMIUM is no executable"
   fi
+  if [ -n "${PROMTOOL:-}" ] && [ ! -x "$PROMTOOL" ]; then
+    die "PROMTOOL=$PROMTOOL is no executable"
+  fi
   find_chromium >/dev/null || missing+=(chromium)
+  # Only its promtool is used. Installing it starts no Prometheus where services
+  # are not started by package scripts (containers' policy-rc.d); elsewhere Debian
+  # starts one on port 9090, which the tests never use.
+  find_promtool >/dev/null || missing+=(prometheus)
   if ! command -v python3 >/dev/null; then
     missing+=(python3 python3-venv)
   elif ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
@@ -75,7 +92,9 @@ fi
 
 CHROMIUM=$(find_chromium) || die "Chromium is still missing"
 export CHROMIUM
-# Not BOXOFFICE_*: the server takes every BOXOFFICE_* variable for configuration.
+PROMTOOL=$(find_promtool) || die "promtool is still missing"
+export PROMTOOL
+# Not BOXOFFICE_*: the server would warn that it is no configuration key.
 export TEST_REQUIRE_SERVICES=1
 
 postgres_started=0

@@ -141,7 +141,15 @@ impl Application {
             shutdown_timeout: limits.shutdown_timeout,
             max_connections: limits.max_connections,
         };
-        let router = http::router(self.state, limits.request_timeout, guard);
+        let router = http::router(
+            self.state,
+            http::RouterOptions {
+                request_timeout: limits.request_timeout,
+                guard,
+                cors: http::cors::layer(&limits.cors),
+                access_log: self.config.log.access,
+            },
+        );
         info!(addr = %self.listener.local_addr()?, "Serving.");
         let stopping = async move {
             shutdown.await;

@@ -1,27 +1,78 @@
 //! The `boxoffice` command line.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use boxoffice_core::RunStatus;
 use boxoffice_core::registry;
 use boxoffice_provider_fever::generate::{FeedShape, write_feed};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::app::{self, Application, Services};
-use crate::config::Config;
+use crate::config::{self, CONFIG_FILE_ENV, Config};
 use crate::telemetry;
 
 /// Boxoffice: pulls event providers' feeds into one store and serves a marketplace search.
 #[derive(Debug, Parser)]
-#[command(name = "boxoffice", version)]
+#[command(name = "boxoffice", version, after_long_help = environment_help())]
 pub struct Cli {
     /// Configuration file (default: ./config.toml when it exists).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", env = CONFIG_FILE_ENV)]
     pub config: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The environment variables the command reads, for `--help` and the manual page.
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "BOXOFFICE_CONFIG",
+        "The configuration file, when --config is not given.",
+    ),
+    (
+        "BOXOFFICE_<SECTION>__<KEY>",
+        "Overrides a configuration key, e.g. BOXOFFICE_DATABASE__URL. Other BOXOFFICE_* \
+         variables, such as those Kubernetes injects for a Service named boxoffice, are \
+         ignored with a warning.",
+    ),
+    ("RUST_LOG", "A tracing filter; wins over log.level."),
+    (
+        "NO_COLOR",
+        "Set and not empty: no colours in log lines, even on a terminal.",
+    ),
+];
+
+/// The environment, as `--help` ends.
+fn environment_help() -> String {
+    let mut help = String::from("Environment:");
+    for (name, text) in ENVIRONMENT {
+        help.push_str(&format!("\n  {name}\n          {text}"));
+    }
+    help
+}
+
+/// The manual page: clap_mangen's sections, with an ENVIRONMENT section of our own in
+/// place of its unformatted copy of the help's last paragraph.
+fn render_man(out: &mut Vec<u8>) -> std::io::Result<()> {
+    use clap_mangen::roff::{Roff, bold, roman};
+    let man = clap_mangen::Man::new(Cli::command());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    let mut environment = Roff::new();
+    environment.control("SH", ["ENVIRONMENT"]);
+    for (name, text) in ENVIRONMENT {
+        environment.control("TP", []);
+        environment.text([bold(*name)]);
+        environment.text([roman(*text)]);
+    }
+    environment.to_writer(out)?;
+    man.render_version_section(out)
 }
 
 /// What to do.
@@ -66,6 +117,20 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Print a shell completion script to standard output.
+    ///
+    /// E.g. `boxoffice completions bash > /etc/bash_completion.d/boxoffice`, or
+    /// `source <(boxoffice completions bash)` in ~/.bashrc.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output.
+    ///
+    /// E.g. `boxoffice man > /usr/local/share/man/man1/boxoffice.1`, or
+    /// `boxoffice man | man -l -`.
+    Man,
 }
 
 impl Cli {
@@ -89,17 +154,42 @@ impl Cli {
             return write_feed(std::io::BufWriter::with_capacity(1 << 16, stdout), &shape)
                 .context("writing the feed to standard output");
         }
+        // Neither needs a configuration: they describe the command line itself.
+        if let Some(Command::Completions { shell }) = self.command {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "boxoffice", &mut out);
+            return write_stdout(&out);
+        }
+        if let Some(Command::Man) = self.command {
+            let mut out = Vec::new();
+            render_man(&mut out).context("rendering the manual page")?;
+            return write_stdout(&out);
+        }
+        let config_path = self.config.as_deref();
+        let config = Config::load_named(config_path, config_named_by(config_path))?;
         if let Some(Command::CheckConfig) = self.command {
-            let config = Config::load(self.config.as_deref())?;
             println!(
                 "configuration OK: {} provider instance(s): {}",
                 config.providers.len(),
                 config.providers.keys().cloned().collect::<Vec<_>>().join(", ")
             );
+            let ignored = config::ignored_environment();
+            if !ignored.is_empty() {
+                println!(
+                    "ignored environment variables (not configuration): {}",
+                    ignored.join(", ")
+                );
+            }
             return Ok(());
         }
-        let config = Config::load(self.config.as_deref())?;
-        telemetry::init(&config.log);
+        let telemetry = telemetry::init(&config)?;
+        warn_about_environment(config_path);
+        let outcome = self.run_configured(config).await;
+        telemetry.shutdown().await;
+        outcome
+    }
+
+    async fn run_configured(self, config: Config) -> anyhow::Result<()> {
         match self.command.unwrap_or(Command::Serve) {
             Command::Serve => {
                 let app = Application::build(config).await?;
@@ -125,8 +215,53 @@ impl Cli {
                 print_providers(&config);
                 Ok(())
             }
-            Command::GenFeed { .. } | Command::CheckConfig => Ok(()),
+            Command::GenFeed { .. } | Command::CheckConfig | Command::Completions { .. } | Command::Man => {
+                Ok(())
+            }
         }
+    }
+}
+
+/// Where the configuration file's name came from, to name it when it is missing:
+/// clap takes `BOXOFFICE_CONFIG` when `--config` is absent.
+fn config_named_by(path: Option<&Path>) -> &'static str {
+    match (path, std::env::var_os(CONFIG_FILE_ENV)) {
+        (Some(path), Some(from_env)) if path == Path::new(&from_env) => CONFIG_FILE_ENV,
+        _ => "--config",
+    }
+}
+
+/// Logs, once, what of the environment start-up did not take: `BOXOFFICE_*` variables
+/// that cannot be configuration keys (e.g. those Kubernetes injects for a Service
+/// named boxoffice), and `BOXOFFICE_CONFIG` when `--config` overrode it.
+fn warn_about_environment(config_path: Option<&Path>) {
+    let ignored = config::ignored_environment();
+    if !ignored.is_empty() {
+        tracing::warn!(
+            variables = %ignored.join(", "),
+            "Ignoring environment variables that cannot be configuration: only \
+             BOXOFFICE_<SECTION>__<KEY> with a known section is."
+        );
+    }
+    if let Some(from_env) = std::env::var_os(CONFIG_FILE_ENV)
+        && config_path.is_some_and(|path| path != Path::new(&from_env))
+    {
+        tracing::warn!(
+            variable = CONFIG_FILE_ENV,
+            value = %Path::new(&from_env).display(),
+            "Ignoring BOXOFFICE_CONFIG: --config names the configuration file."
+        );
+    }
+}
+
+/// Writes a generated document to standard output; a closed pipe (`| head`) is no error.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(error).context("writing to standard output")
+        }
+        _ => Ok(()),
     }
 }
 

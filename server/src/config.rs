@@ -1,5 +1,12 @@
-//! Configuration: built-in defaults < `config.toml` (or `--config PATH`) < environment
-//! variables `BOXOFFICE_*`, with `__` between levels (`BOXOFFICE_DATABASE__URL`).
+//! Configuration: built-in defaults < `config.toml` (or `--config PATH`, or the file
+//! `BOXOFFICE_CONFIG` names) < environment variables `BOXOFFICE_*`, with `__` between
+//! levels (`BOXOFFICE_DATABASE__URL`).
+//!
+//! Only a variable whose first segment names a section of the configuration
+//! ([`SECTIONS`]) is configuration: `BOXOFFICE_SERVER__ADRR` is a misspelled key and
+//! stops start-up, while `BOXOFFICE_SERVICE_HOST` or `BOXOFFICE_PORT_8000_TCP`, which
+//! Kubernetes injects into every pod for a Service named `boxoffice`, cannot be keys
+//! and are ignored (start-up names them in one warning: [`ignored_environment`]).
 //!
 //! Every field's doc comment is user documentation. A bad configuration stops start-up
 //! with every problem listed, each naming its key.
@@ -19,6 +26,27 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// The default configuration file, read when it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
+
+/// The prefix of configuration environment variables.
+pub const ENV_PREFIX: &str = "BOXOFFICE_";
+
+/// The environment variable naming the configuration file (`--config` wins). It is no
+/// configuration key itself.
+pub const CONFIG_FILE_ENV: &str = "BOXOFFICE_CONFIG";
+
+/// The top-level sections of [`Config`]: an environment variable is configuration
+/// only when its first segment is one of them. A unit test keeps this list equal to
+/// the fields of [`Config`].
+pub const SECTIONS: &[&str] = &[
+    "server",
+    "database",
+    "admin",
+    "log",
+    "sync",
+    "archive",
+    "telemetry",
+    "providers",
+];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -42,6 +70,9 @@ pub struct Config {
     /// The raw payload archive.
     #[serde(default)]
     pub archive: ArchiveConfig,
+    /// Traces exported over OpenTelemetry.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// Provider instances, by name: `[providers.<name>]`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
@@ -87,6 +118,66 @@ pub struct ServerConfig {
     /// (the default): the socket's peer is the client.
     #[serde(deserialize_with = "networks")]
     pub trusted_proxies: Vec<IpNet>,
+    /// Cross-origin requests from browsers to the public read routes.
+    pub cors: CorsConfig,
+}
+
+/// `[server.cors]`: which web pages, served from other origins, may read `/search`,
+/// `/events/{id}`, `/openapi.json`, `/health` and `/ready` from a browser. The admin
+/// API never answers cross-origin requests.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Origins (`https://shop.example.com`, scheme and host, and a port when it is not
+    /// the scheme's default) whose pages may read those routes; `["*"]`: any origin,
+    /// never with credentials (cookies, HTTP authentication). Empty (the default): no
+    /// CORS headers at all, so browsers let only same-origin pages read the answers.
+    pub allowed_origins: Vec<String>,
+}
+
+impl CorsConfig {
+    /// The one origin value meaning "any origin".
+    pub const ANY: &str = "*";
+
+    /// Whether any origin is allowed (`["*"]`).
+    pub fn allows_any(&self) -> bool {
+        self.allowed_origins.iter().any(|origin| origin == Self::ANY)
+    }
+
+    /// What is wrong with the list, if anything: every bad entry, at once.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.allows_any() && self.allowed_origins.len() > 1 {
+            problems.push("\"*\" (any origin) cannot be combined with other origins".to_owned());
+        }
+        for origin in &self.allowed_origins {
+            if origin != Self::ANY
+                && let Err(why) = check_origin(origin)
+            {
+                problems.push(format!("{origin:?} {why}"));
+            }
+        }
+        problems
+    }
+}
+
+/// An origin as browsers send it in `Origin`: `scheme://host[:port]`, lower case,
+/// without the scheme's default port, path, query or credentials. Anything else could
+/// never equal a browser's `Origin` header, so it would silently allow nothing.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(origin)
+        .map_err(|error| format!("is not an origin such as https://shop.example.com ({error})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("must be an http:// or https:// origin".into());
+    }
+    let canonical = parsed.origin().ascii_serialization();
+    if canonical != origin {
+        return Err(format!(
+            "is not an origin as browsers send it: scheme://host[:port], with no path, \
+             query, credentials or default port (did you mean {canonical:?}?)"
+        ));
+    }
+    Ok(())
 }
 
 /// CIDR blocks, or single addresses (a `/32` or `/128` block).
@@ -141,6 +232,7 @@ impl Default for ServerConfig {
             shutdown_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             trusted_proxies: Vec::new(),
+            cors: CorsConfig::default(),
         }
     }
 }
@@ -205,6 +297,9 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A `tracing` filter, e.g. `info` or `info,boxoffice_core=debug`; `RUST_LOG` wins.
     pub level: String,
+    /// One line per HTTP request (target `boxoffice::access`, level `info`): method,
+    /// route pattern (never the raw path), status, duration, request id.
+    pub access: bool,
 }
 
 impl Default for LogConfig {
@@ -212,6 +307,28 @@ impl Default for LogConfig {
         Self {
             format: LogFormat::Text,
             level: "info".into(),
+            access: true,
+        }
+    }
+}
+
+/// `[telemetry]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// Where to export traces over OTLP/HTTP (protobuf), e.g. `http://127.0.0.1:4318`
+    /// (an OpenTelemetry Collector or an agent); `/v1/traces` is appended unless the
+    /// path already ends with it. Unset (the default): no tracing pipeline at all.
+    pub otlp_endpoint: Option<url::Url>,
+    /// `service.name` of the exported traces.
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "boxoffice".into(),
         }
     }
 }
@@ -283,11 +400,17 @@ impl Config {
     /// Reads the configuration: `path` when given (it must exist), else `config.toml`
     /// when it exists, then the `BOXOFFICE_*` environment.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigErrors> {
+        Self::load_named(path, "--config")
+    }
+
+    /// As [`Config::load`], naming `path` after where it came from (`--config` or
+    /// `BOXOFFICE_CONFIG`) when it does not exist.
+    pub fn load_named(path: Option<&Path>, named_by: &str) -> Result<Self, ConfigErrors> {
         let mut figment = Figment::new();
         match path {
             Some(path) if !path.is_file() => {
                 return Err(ConfigErrors(vec![ConfigProblem::new(
-                    "--config",
+                    named_by,
                     format!("{} does not exist or is not a file", path.display()),
                 )]));
             }
@@ -297,7 +420,10 @@ impl Config {
             }
             None => {}
         }
-        Self::from_figment(figment.merge(Env::prefixed("BOXOFFICE_").split("__")))
+        let environment = Env::prefixed(ENV_PREFIX)
+            .filter(|key| is_configuration_key(key.as_str()))
+            .split("__");
+        Self::from_figment(figment.merge(environment))
     }
 
     /// Extracts and checks a configuration from any figment (tests build their own).
@@ -370,6 +496,20 @@ impl Config {
                 "must be between 1 and 5000",
             ));
         }
+        for problem in self.server.cors.problems() {
+            problems.push(ConfigProblem::new("server.cors.allowed_origins", problem));
+        }
+        if self.telemetry.service_name.trim().is_empty() {
+            problems.push(ConfigProblem::new("telemetry.service_name", "must not be empty"));
+        }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint
+            && !matches!(endpoint.scheme(), "http" | "https")
+        {
+            problems.push(ConfigProblem::new(
+                "telemetry.otlp_endpoint",
+                "must be an http:// or https:// URL (OTLP over HTTP, e.g. http://127.0.0.1:4318)",
+            ));
+        }
         if let Some(path) = &self.admin.token_file
             && !path.is_file()
         {
@@ -408,6 +548,35 @@ impl Config {
             .clone()
             .filter(|token| !token.expose().is_empty()))
     }
+}
+
+/// Whether an environment variable, named without the `BOXOFFICE_` prefix, is meant as
+/// configuration: its first segment (before `__`) names a section. Case does not
+/// matter, as for every configuration variable.
+pub fn is_configuration_key(key: &str) -> bool {
+    let section = key.split("__").next().unwrap_or_default().trim();
+    SECTIONS.iter().any(|known| known.eq_ignore_ascii_case(section))
+}
+
+/// The `BOXOFFICE_*` variables of this process that are not configuration (see
+/// [`is_configuration_key`]), sorted, for the one warning start-up logs.
+/// `BOXOFFICE_CONFIG` is not among them: it names the configuration file.
+pub fn ignored_environment() -> Vec<String> {
+    ignored_variables(std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()))
+}
+
+fn ignored_variables(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut ignored: Vec<String> = names
+        .filter(|name| {
+            // The prefix matches whatever its case, as figment's does.
+            name.get(..ENV_PREFIX.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(ENV_PREFIX))
+                && !name.eq_ignore_ascii_case(CONFIG_FILE_ENV)
+                && !is_configuration_key(&name[ENV_PREFIX.len()..])
+        })
+        .collect();
+    ignored.sort();
+    ignored
 }
 
 #[cfg(test)]
@@ -495,6 +664,119 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(errors, ["admin.token_file"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn every_section_of_the_config_is_listed_and_nothing_else() {
+        let value = serde_json::to_value(Config::default()).unwrap_or_default();
+        let mut fields: Vec<&str> = value
+            .as_object()
+            .map(|object| object.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut listed = SECTIONS.to_vec();
+        fields.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(fields, listed);
+    }
+
+    #[test]
+    fn only_variables_under_a_section_are_configuration() {
+        for key in [
+            "SERVER__ADDR",
+            "server__adrr",
+            "DATABASE__URLL",
+            "PROVIDERS__FEVER__ENABLED",
+            "TELEMETRY__OTLP_ENDPOINT",
+            "LOG",
+        ] {
+            assert!(is_configuration_key(key), "{key}");
+        }
+        // What Kubernetes injects for a Service named boxoffice (or boxoffice-server).
+        for key in [
+            "SERVICE_HOST",
+            "SERVICE_PORT",
+            "SERVICE_PORT_HTTP",
+            "PORT",
+            "PORT_8000_TCP",
+            "PORT_8000_TCP_ADDR",
+            "PORT_8000_TCP_PROTO",
+            "SERVER_SERVICE_HOST",
+            "CONFIG",
+            "",
+        ] {
+            assert!(!is_configuration_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn ignored_variables_are_named_but_the_config_file_variable_is_not() {
+        let names = [
+            "BOXOFFICE_SERVICE_HOST",
+            "BOXOFFICE_SERVER__ADDR",
+            "boxoffice_port",
+            "BOXOFFICE_CONFIG",
+            "PATH",
+            "BOXOFFICE",
+            "BOXOFFICE_PORT_8000_TCP",
+        ];
+        let ignored = ignored_variables(names.iter().map(|name| (*name).to_owned()));
+        assert_eq!(
+            ignored,
+            [
+                "BOXOFFICE_PORT_8000_TCP",
+                "BOXOFFICE_SERVICE_HOST",
+                "boxoffice_port"
+            ]
+        );
+    }
+
+    #[test]
+    fn cors_origins_are_checked_each_naming_the_key() {
+        let config = from_toml(
+            "[server.cors]\nallowed_origins = ['https://shop.example.com', 'http://127.0.0.1:3000']\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.server.cors.allowed_origins.len(), 2);
+        assert!(from_toml("[server.cors]\nallowed_origins = ['*']\n").is_ok());
+        for bad in [
+            "'https://shop.example.com/'",
+            "'https://shop.example.com/path'",
+            "'shop.example.com'",
+            "'https://Shop.example.com'",
+            "'https://shop.example.com:443'",
+            "'ftp://shop.example.com'",
+            "'https://user@shop.example.com'",
+            "'*', 'https://shop.example.com'",
+        ] {
+            let errors = from_toml(&format!("[server.cors]\nallowed_origins = [{bad}]\n"))
+                .err()
+                .map(keys)
+                .unwrap_or_default();
+            assert_eq!(errors, ["server.cors.allowed_origins"], "{bad}");
+        }
+        let both = from_toml("[server.cors]\nallowed_origins = ['a', 'b']\n")
+            .err()
+            .map(keys)
+            .unwrap_or_default();
+        assert_eq!(both.len(), 2, "every bad origin is reported");
+    }
+
+    #[test]
+    fn telemetry_is_off_by_default_and_checked_when_set() {
+        let config = from_toml("").unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.telemetry.otlp_endpoint.is_none());
+        assert_eq!(config.telemetry.service_name, "boxoffice");
+        assert!(config.log.access);
+        let errors = from_toml("[telemetry]\notlp_endpoint = 'grpc://127.0.0.1:4317'\nservice_name = ' '\n")
+            .err()
+            .map(keys)
+            .unwrap_or_default();
+        assert_eq!(errors, ["telemetry.service_name", "telemetry.otlp_endpoint"]);
+        let errors = from_toml("[telemetry]\notlp_endpoint = 'not a url'\n")
+            .err()
+            .map(keys)
+            .unwrap_or_default();
+        assert_eq!(errors, ["telemetry.otlp_endpoint"]);
     }
 
     #[test]

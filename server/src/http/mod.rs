@@ -1,13 +1,16 @@
 //! The HTTP API: routes, shared state and the middleware stack.
 //!
-//! From the socket inwards: request-id sanitizing and assignment, tracing, the
-//! security headers, the response policy (every error in the envelope, admin answers
-//! not cached), the guard (query size, rate limit), metrics, then the routes; public
-//! routes also have the request timeout.
+//! From the socket inwards: request-id sanitizing and assignment, the request span
+//! and access log, the security headers, the response policy (every error in the
+//! envelope, admin answers not cached), the guard (query size, rate limit), metrics,
+//! then the routes; public routes also have the request timeout, and the public read
+//! routes CORS when `server.cors` allows any origin.
 
+pub mod access_log;
 mod admin;
 mod auth;
 pub mod client;
+pub mod cors;
 mod error;
 mod events;
 mod extract;
@@ -29,9 +32,9 @@ use axum::routing::{get, post};
 use boxoffice_core::store::EventStore;
 use boxoffice_core::sync::SyncEngine;
 use tower::util::MapRequestLayer;
+use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 pub use auth::AdminAuth;
 pub use error::{ApiError, Envelope, ErrorBody, Result};
@@ -64,27 +67,75 @@ pub struct AppState {
     pub search_cache_control: HeaderValue,
 }
 
+/// What the middleware stack is built from.
+pub struct RouterOptions {
+    /// Longest a public request may take (`server.request_timeout`).
+    pub request_timeout: Duration,
+    /// Query size and rate limits.
+    pub guard: guard::GuardConfig,
+    /// CORS of the public read routes; `None`: no CORS headers anywhere.
+    pub cors: Option<CorsLayer>,
+    /// One log line per request (`log.access`).
+    pub access_log: bool,
+}
+
 /// The whole router with its middleware.
-pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardConfig) -> Router {
+pub fn router(state: AppState, options: RouterOptions) -> Router {
+    let RouterOptions {
+        request_timeout,
+        guard,
+        cors,
+        access_log,
+    } = options;
+    // Served here rather than by Swagger UI's router, so that it can share the read
+    // routes' CORS layer; the same compact JSON, rendered once.
     let openapi: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap_or_default();
+    let openapi = bytes::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default());
     let docs = Router::new()
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi))
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/docs")
+                .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+        )
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
         ));
-    // Public routes answer within the request timeout; admin routes do not: a sync of
-    // a large feed may take longer, and its caller waits for the report.
-    let public = Router::new()
+    // What a web page elsewhere may read, when server.cors allows it.
+    let reads = Router::new()
         .route("/search", get(search::search))
         .route("/events/{id}", get(events::get_event))
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                        openapi,
+                    )
+                }
+            }),
+        );
+    // Public routes answer within the request timeout; admin routes do not: a sync of
+    // a large feed may take longer, and its caller waits for the report.
+    let within_timeout = axum::middleware::from_fn_with_state(request_timeout, timeout);
+    let reads = reads.layer(within_timeout.clone());
+    let reads = match cors {
+        // Outside the timeout, so that a 503 for a slow read still reaches the page.
+        // The 405 fallback goes in before the layer, so that the layer answers the
+        // preflight (OPTIONS) that no route takes; set later, it would replace it.
+        Some(cors) => reads.method_not_allowed_fallback(method_not_allowed).layer(cors),
+        None => reads,
+    };
+    let public = Router::new()
         .route("/status", get(status::status_page))
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
         .route("/metrics", get(ops::metrics))
         .merge(docs)
-        .layer(axum::middleware::from_fn_with_state(request_timeout, timeout));
+        .layer(within_timeout)
+        .merge(reads);
     Router::new()
         .merge(public)
         .route("/admin/providers", get(admin::list_providers))
@@ -115,17 +166,11 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
             HeaderValue::from_static("no-referrer"),
         ))
         .layer(PropagateRequestIdLayer::new(policy::X_REQUEST_ID.clone()))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                let request_id = request
-                    .headers()
-                    .get(&policy::X_REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-            }),
-        )
-        .layer(SetRequestIdLayer::new(policy::X_REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(access_log::RequestTraceLayer::new(access_log))
+        .layer(SetRequestIdLayer::new(
+            policy::X_REQUEST_ID.clone(),
+            MakeRequestUuid,
+        ))
         .layer(MapRequestLayer::new(policy::sanitize_request_id))
 }
 

@@ -3,15 +3,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod process;
 
+mod access_log;
 mod admin;
 mod cli;
 mod cluster;
+mod completions;
+mod cors;
 mod e2e;
+mod environment;
 mod events;
 mod faults;
 mod hostile;
+mod ops_docs;
 mod provider_kit;
 mod routes;
 mod shutdown;
 mod status;
+mod traces;
