@@ -62,6 +62,7 @@
 //! [`boxoffice_core::ProviderError`] (which says whether to retry).
 
 mod config;
+mod context;
 mod content;
 mod document;
 pub mod parse;

@@ -6,7 +6,7 @@ use boxoffice_core::{EventRecord, ExternalKey, LocalMoment, ProviderError, Recor
 use chrono::{Days, NaiveTime};
 use chrono_tz::Tz;
 
-use crate::parse::ParseContext;
+use crate::context::ParseContext;
 use crate::value::{When, day_moment, moment_at};
 use crate::vevent::{End, Vevent};
 

@@ -8,7 +8,7 @@ use boxoffice_core::{ProviderError, RecordSink};
 use chrono::{NaiveDateTime, NaiveTime};
 
 use crate::content::quote;
-use crate::parse::{MAX_OCCURRENCES, ParseContext};
+use crate::context::{MAX_OCCURRENCES, ParseContext};
 use crate::record::send;
 use crate::recur::MAX_STEPS;
 use crate::value::When;
