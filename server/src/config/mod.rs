@@ -13,16 +13,22 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 pub use boxoffice_core::Secret;
 use boxoffice_core::registry::{BuiltProvider, ConfigProblem, ProviderConfig};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use ipnet::IpNet;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
+
+mod environment;
+mod sections;
+
+pub use environment::{ignored_environment, is_configuration_key};
+pub use sections::{
+    AdminConfig, ArchiveConfig, CorsConfig, DatabaseConfig, LogConfig, LogFormat, RateLimitConfig, ServerConfig,
+    SyncConfig, TelemetryConfig,
+};
 
 /// The default configuration file, read when it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
@@ -76,308 +82,6 @@ pub struct Config {
     /// Provider instances, by name: `[providers.<name>]`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
-}
-
-/// `[server]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Address to listen on, e.g. `127.0.0.1:8000` or `0.0.0.0:8000`.
-    pub addr: SocketAddr,
-    /// Longest time a request may take before it is answered 503.
-    #[serde(with = "humantime_serde")]
-    pub request_timeout: Duration,
-    /// How long clients and caches may reuse a /search response (`Cache-Control:
-    /// max-age`); revalidation with `If-None-Match` is always cheap.
-    #[serde(with = "humantime_serde")]
-    pub search_max_age: Duration,
-    /// Longest query string accepted (longer: 414 in the error envelope).
-    pub max_query_bytes: usize,
-    /// Per-client rate limit of every route.
-    pub rate_limit: RateLimitConfig,
-    /// A connection whose request headers are not complete this long after it opened
-    /// (or after the first byte of a later request arrived) is closed: slow or stalled
-    /// clients cannot hold connections open.
-    #[serde(with = "humantime_serde")]
-    pub header_timeout: Duration,
-    /// A kept-alive connection that stays idle (no request under way) this long is
-    /// closed.
-    #[serde(with = "humantime_serde")]
-    pub idle_timeout: Duration,
-    /// On SIGTERM or SIGINT, how long in-flight requests may take to finish; whatever
-    /// is still open then is closed and the process exits (status 0). Running syncs
-    /// are cancelled at once, whatever this says.
-    #[serde(with = "humantime_serde")]
-    pub shutdown_timeout: Duration,
-    /// Most connections held at once; past it, new ones wait in the listen backlog
-    /// until one closes.
-    pub max_connections: usize,
-    /// Proxies (CIDR blocks, e.g. `10.0.0.0/8`, or single addresses) whose
-    /// `X-Forwarded-For` is believed: a request from one of them is attributed to the
-    /// right-most address of that header that is not itself a trusted proxy. Empty
-    /// (the default): the socket's peer is the client.
-    #[serde(deserialize_with = "networks")]
-    pub trusted_proxies: Vec<IpNet>,
-    /// Cross-origin requests from browsers to the public read routes.
-    pub cors: CorsConfig,
-}
-
-/// `[server.cors]`: which web pages, served from other origins, may read `/search`,
-/// `/events/{id}`, `/openapi.json`, `/health` and `/ready` from a browser. The admin
-/// API never answers cross-origin requests.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CorsConfig {
-    /// Origins (`https://shop.example.com`, scheme and host, and a port when it is not
-    /// the scheme's default) whose pages may read those routes; `["*"]`: any origin,
-    /// never with credentials (cookies, HTTP authentication). Empty (the default): no
-    /// CORS headers at all, so browsers let only same-origin pages read the answers.
-    pub allowed_origins: Vec<String>,
-}
-
-impl CorsConfig {
-    /// The one origin value meaning "any origin".
-    pub const ANY: &str = "*";
-
-    /// Whether any origin is allowed (`["*"]`).
-    pub fn allows_any(&self) -> bool {
-        self.allowed_origins.iter().any(|origin| origin == Self::ANY)
-    }
-
-    /// What is wrong with the list, if anything: every bad entry, at once.
-    fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if self.allows_any() && self.allowed_origins.len() > 1 {
-            problems.push("\"*\" (any origin) cannot be combined with other origins".to_owned());
-        }
-        for origin in &self.allowed_origins {
-            if origin != Self::ANY
-                && let Err(why) = check_origin(origin)
-            {
-                problems.push(format!("{origin:?} {why}"));
-            }
-        }
-        problems
-    }
-}
-
-/// An origin as browsers send it in `Origin`: `scheme://host[:port]`, lower case,
-/// without the scheme's default port, path, query or credentials. Anything else could
-/// never equal a browser's `Origin` header, so it would silently allow nothing.
-fn check_origin(origin: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(origin)
-        .map_err(|error| format!("is not an origin such as https://shop.example.com ({error})"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err("must be an http:// or https:// origin".into());
-    }
-    let canonical = parsed.origin().ascii_serialization();
-    if canonical != origin {
-        return Err(format!(
-            "is not an origin as browsers send it: scheme://host[:port], with no path, \
-             query, credentials or default port (did you mean {canonical:?}?)"
-        ));
-    }
-    Ok(())
-}
-
-/// CIDR blocks, or single addresses (a `/32` or `/128` block).
-fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
-    Vec::<String>::deserialize(deserializer)?
-        .iter()
-        .map(|text| {
-            let text = text.trim();
-            text.parse::<IpNet>()
-                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    serde::de::Error::custom(format!(
-                        "{text:?} is neither a CIDR block (10.0.0.0/8) nor an IP address"
-                    ))
-                })
-        })
-        .collect()
-}
-
-/// `[server.rate_limit]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimitConfig {
-    /// Off by default: a marketplace's own front end is usually the only client.
-    pub enabled: bool,
-    /// Requests a second each client address may make on average.
-    pub per_second: f64,
-    /// Requests a client may make at once.
-    pub burst: u32,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            per_second: 50.0,
-            burst: 100,
-        }
-    }
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            request_timeout: Duration::from_secs(10),
-            search_max_age: Duration::from_secs(1),
-            max_query_bytes: 2048,
-            rate_limit: RateLimitConfig::default(),
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            shutdown_timeout: Duration::from_secs(10),
-            max_connections: 10_000,
-            trusted_proxies: Vec::new(),
-            cors: CorsConfig::default(),
-        }
-    }
-}
-
-/// `[database]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DatabaseConfig {
-    /// `sqlite://PATH?mode=rwc` (the file is created) or `postgres://USER@HOST:PORT/DB`.
-    pub url: String,
-    /// Connections in the pool.
-    pub max_connections: u32,
-    /// How often each process checks whether another one committed a sync, so that
-    /// every instance serves it within this delay.
-    #[serde(with = "humantime_serde")]
-    pub poll_interval: Duration,
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        Self {
-            url: "sqlite://./data/boxoffice.db?mode=rwc".into(),
-            max_connections: 8,
-            poll_interval: Duration::from_secs(1),
-        }
-    }
-}
-
-/// `[admin]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdminConfig {
-    /// Bearer token of the admin API. Unset: the admin API refuses everyone.
-    pub token: Option<Secret>,
-    /// A file holding the token (its surrounding white space is ignored); wins over `token`.
-    pub token_file: Option<PathBuf>,
-    /// Failed admin authentications a client may make within `failure_window`; past
-    /// that, its admin requests answer 429 until the window has passed. Applies even
-    /// when `server.rate_limit` is off.
-    pub max_failures: u32,
-    /// The window over which failed admin authentications are counted.
-    #[serde(with = "humantime_serde")]
-    pub failure_window: Duration,
-}
-
-impl Default for AdminConfig {
-    fn default() -> Self {
-        Self {
-            token: None,
-            token_file: None,
-            max_failures: 10,
-            failure_window: Duration::from_secs(60),
-        }
-    }
-}
-
-/// `[log]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// `text` for people, `json` for log pipelines.
-    pub format: LogFormat,
-    /// A `tracing` filter, e.g. `info` or `info,boxoffice_core=debug`; `RUST_LOG` wins.
-    pub level: String,
-    /// One line per HTTP request (target `boxoffice::access`, level `info`): method,
-    /// route pattern (never the raw path), status, duration, request id.
-    pub access: bool,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".into(),
-            access: true,
-        }
-    }
-}
-
-/// `[telemetry]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TelemetryConfig {
-    /// Where to export traces over OTLP/HTTP (protobuf), e.g. `http://127.0.0.1:4318`
-    /// (an OpenTelemetry Collector or an agent); `/v1/traces` is appended unless the
-    /// path already ends with it. Unset (the default): no tracing pipeline at all.
-    pub otlp_endpoint: Option<url::Url>,
-    /// `service.name` of the exported traces.
-    pub service_name: String,
-}
-
-impl Default for TelemetryConfig {
-    fn default() -> Self {
-        Self {
-            otlp_endpoint: None,
-            service_name: "boxoffice".into(),
-        }
-    }
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// `[sync]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SyncConfig {
-    /// Records written per statement batch; bounds a sync's memory.
-    pub batch_size: usize,
-}
-
-impl Default for SyncConfig {
-    fn default() -> Self {
-        Self { batch_size: 500 }
-    }
-}
-
-/// `[archive]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ArchiveConfig {
-    /// Keep every fetched document, gzip-compressed by hash, for `boxoffice replay`.
-    pub enabled: bool,
-    /// Where (one folder per provider instance).
-    pub dir: PathBuf,
-    /// How long a payload is kept after its latest fetch.
-    #[serde(with = "humantime_serde")]
-    pub retention: Duration,
-}
-
-impl Default for ArchiveConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            dir: PathBuf::from("./data/archive"),
-            retention: Duration::from_secs(30 * 24 * 3600),
-        }
-    }
 }
 
 /// A configuration that could not be used, with every problem found.
@@ -550,38 +254,10 @@ impl Config {
     }
 }
 
-/// Whether an environment variable, named without the `BOXOFFICE_` prefix, is meant as
-/// configuration: its first segment (before `__`) names a section. Case does not
-/// matter, as for every configuration variable.
-pub fn is_configuration_key(key: &str) -> bool {
-    let section = key.split("__").next().unwrap_or_default().trim();
-    SECTIONS.iter().any(|known| known.eq_ignore_ascii_case(section))
-}
-
-/// The `BOXOFFICE_*` variables of this process that are not configuration (see
-/// [`is_configuration_key`]), sorted, for the one warning start-up logs.
-/// `BOXOFFICE_CONFIG` is not among them: it names the configuration file.
-pub fn ignored_environment() -> Vec<String> {
-    ignored_variables(std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()))
-}
-
-fn ignored_variables(names: impl Iterator<Item = String>) -> Vec<String> {
-    let mut ignored: Vec<String> = names
-        .filter(|name| {
-            // The prefix matches whatever its case, as figment's does.
-            name.get(..ENV_PREFIX.len())
-                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(ENV_PREFIX))
-                && !name.eq_ignore_ascii_case(CONFIG_FILE_ENV)
-                && !is_configuration_key(&name[ENV_PREFIX.len()..])
-        })
-        .collect();
-    ignored.sort();
-    ignored
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use super::environment::ignored_variables;
     use figment::providers::Serialized;
 
     fn from_toml(toml: &str) -> Result<Config, ConfigErrors> {
