@@ -62,8 +62,8 @@
 //! [`boxoffice_core::ProviderError`] (which says whether to retry).
 
 mod config;
-mod context;
 mod content;
+mod context;
 mod document;
 pub mod parse;
 mod record;

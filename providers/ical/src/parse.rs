@@ -32,8 +32,6 @@ use crate::vevent::map_event;
 pub use crate::context::{MAX_OCCURRENCES, ParseContext};
 pub use crate::vevent::HARMLESS_EVENT_PROPERTIES;
 
-
-
 /// Parses a whole calendar, pushing one record per VEVENT occurrence into `sink`, a
 /// rejection per VEVENT that cannot be mapped, and what the mapping does not know as
 /// [`RecordSink::unknown`] (`VEVENT/GEO`-like keys).

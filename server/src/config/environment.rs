@@ -30,4 +30,3 @@ pub(super) fn ignored_variables(names: impl Iterator<Item = String>) -> Vec<Stri
     ignored.sort();
     ignored
 }
-

@@ -26,8 +26,8 @@ mod sections;
 
 pub use environment::{ignored_environment, is_configuration_key};
 pub use sections::{
-    AdminConfig, ArchiveConfig, CorsConfig, DatabaseConfig, LogConfig, LogFormat, RateLimitConfig, ServerConfig,
-    SyncConfig, TelemetryConfig,
+    AdminConfig, ArchiveConfig, CorsConfig, DatabaseConfig, LogConfig, LogFormat, RateLimitConfig,
+    ServerConfig, SyncConfig, TelemetryConfig,
 };
 
 /// The default configuration file, read when it exists.
@@ -256,8 +256,8 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::environment::ignored_variables;
+    use super::*;
     use figment::providers::Serialized;
 
     fn from_toml(toml: &str) -> Result<Config, ConfigErrors> {

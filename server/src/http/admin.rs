@@ -4,24 +4,81 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use boxoffice_core::{RunStatus, SyncError};
-use serde_json::{Value, json};
+use boxoffice_core::store::QuarantinedRecord;
+use boxoffice_core::sync::InstanceStatus;
+use boxoffice_core::{RunStatus, SyncError, SyncReport};
+use serde::{Deserialize, Serialize};
 use tracing::warn;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Admin;
-use super::error::{ApiError, Result};
+use super::error::{ApiError, Envelope, ErrorEnvelope, Result};
 use super::extract::{BodyBytes, PathParam};
 
-/// `POST /admin/providers/{name}/sync`: runs a sync now and answers with its report
-/// when it is done: 200 succeeded, 502 failed, 404 unknown name, 409 already running.
+/// `data` of a sync's answer.
+#[derive(Serialize, ToSchema)]
+pub struct ReportAnswer {
+    /// The run's report.
+    pub report: SyncReport,
+}
+
+/// `data` of the list of instances.
+#[derive(Serialize, ToSchema)]
+pub struct ProvidersAnswer {
+    /// Every configured instance, by name.
+    pub providers: Vec<InstanceStatus>,
+}
+
+/// `data` of a switch.
+#[derive(Serialize, ToSchema)]
+pub struct ProviderAnswer {
+    /// The instance as it is now.
+    pub provider: Option<InstanceStatus>,
+}
+
+/// `data` of the quarantine.
+#[derive(Serialize, ToSchema)]
+pub struct RejectsAnswer {
+    /// Rejected records, newest first.
+    pub rejects: Vec<QuarantinedRecord>,
+}
+
+/// `data` of the run history.
+#[derive(Serialize, ToSchema)]
+pub struct RunsAnswer {
+    /// Run reports, newest first.
+    pub runs: Vec<SyncReport>,
+}
+
+/// The body of `PATCH /admin/providers/{name}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderPatch {
+    /// Whether the instance syncs on schedule (its data stays served either way).
+    pub enabled: bool,
+}
+
+/// Runs a sync now and answers with its report when it is done.
+#[utoipa::path(post, path = "/admin/providers/{name}/sync", tag = "admin", operation_id = "syncProvider",
+    params(("name" = String, Path, description = "The provider instance's name")),
+    responses(
+        (status = 200, description = "The run committed (succeeded or partial)", body = Envelope<ReportAnswer>),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorEnvelope),
+        (status = 403, description = "The admin API is disabled (no token configured)", body = ErrorEnvelope),
+        (status = 404, description = "No instance has this name", body = ErrorEnvelope),
+        (status = 409, description = "A run of this instance is already going on", body = ErrorEnvelope),
+        (status = 502, description = "The run failed; `data.report` says why", body = ErrorEnvelope),
+        (status = 503, description = "The service is shutting down; the run was cancelled", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = [])))]
 pub async fn sync_now(
     _: Admin,
     State(state): State<AppState>,
     PathParam(name): PathParam<String>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<Json<Envelope<ReportAnswer>>> {
     // The run goes on if the caller goes away: an operator's sync is not cancelled
-    // by a dropped connection.
+    // by a dropped connection (shutdown cancels it).
     let engine = std::sync::Arc::clone(&state.engine);
     let run = tokio::spawn(async move { engine.run(&name).await });
     let report = run.await.map_err(ApiError::internal)?.map_err(sync_error)?;
@@ -29,17 +86,14 @@ pub async fn sync_now(
     if let Err(error) = state.read_model.refresh().await {
         warn!(%error, "Sync committed but the read model could not be refreshed yet.");
     }
-    let data = json!({ "report": report });
     match report.status {
-        RunStatus::Succeeded | RunStatus::Partial => {
-            Ok((StatusCode::OK, Json(json!({ "data": data, "error": null }))))
-        }
+        RunStatus::Succeeded | RunStatus::Partial => Ok(Envelope::ok(ReportAnswer { report })),
         RunStatus::Failed => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
             "provider_failed",
             report.error.clone().unwrap_or_else(|| "the sync failed".into()),
         )
-        .with_data(data)),
+        .with_data(ReportAnswer { report })),
     }
 }
 
@@ -53,35 +107,53 @@ fn sync_error(error: SyncError) -> ApiError {
     }
 }
 
-/// `GET /admin/providers`: every instance with its state.
-pub async fn list_providers(_: Admin, State(state): State<AppState>) -> Result<Json<Value>> {
-    // Switches set through another instance count too.
-    state.engine.refresh_toggles().await?;
-    Ok(Json(
-        json!({ "data": { "providers": state.engine.instances() }, "error": null }),
-    ))
+fn unknown_instance(name: &str) -> ApiError {
+    ApiError::not_found(format!("no provider instance is named {name:?}"))
 }
 
-/// `PATCH /admin/providers/{name}` with `{"enabled": bool}`: switches scheduled syncs
-/// on or off, for every instance and across restarts (the configuration's `enabled`
-/// is only the default).
+/// Every configured instance with its schedule, switch, breaker and last run.
+#[utoipa::path(get, path = "/admin/providers", tag = "admin", operation_id = "listProviders",
+    responses(
+        (status = 200, description = "The instances", body = Envelope<ProvidersAnswer>),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorEnvelope),
+        (status = 403, description = "The admin API is disabled", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = [])))]
+pub async fn list_providers(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<Envelope<ProvidersAnswer>>> {
+    // Switches set through another instance count too.
+    state.engine.refresh_toggles().await?;
+    Ok(Envelope::ok(ProvidersAnswer {
+        providers: state.engine.instances(),
+    }))
+}
+
+/// Switches an instance's scheduled syncs on or off, for every process and across
+/// restarts (the configuration's `enabled` is only the default).
+#[utoipa::path(patch, path = "/admin/providers/{name}", tag = "admin", operation_id = "patchProvider",
+    params(("name" = String, Path, description = "The provider instance's name")),
+    request_body = ProviderPatch,
+    responses(
+        (status = 200, description = "Switched", body = Envelope<ProviderAnswer>),
+        (status = 400, description = "The body is not {\"enabled\": true|false}", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorEnvelope),
+        (status = 403, description = "The admin API is disabled", body = ErrorEnvelope),
+        (status = 404, description = "No instance has this name", body = ErrorEnvelope),
+        (status = 413, description = "The body is too large", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = [])))]
 pub async fn patch_provider(
     _: Admin,
     State(state): State<AppState>,
     PathParam(name): PathParam<String>,
     BodyBytes(body): BodyBytes,
-) -> Result<Json<Value>> {
+) -> Result<Json<Envelope<ProviderAnswer>>> {
     if !state.engine.has_instance(&name) {
-        return Err(ApiError::not_found(format!(
-            "no provider instance is named {name:?}"
-        )));
+        return Err(unknown_instance(&name));
     }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Patch {
-        enabled: bool,
-    }
-    let patch: Patch = serde_json::from_slice(&body).map_err(|error| {
+    let patch: ProviderPatch = serde_json::from_slice(&body).map_err(|error| {
         ApiError::bad_request(
             "invalid_body",
             format!("expected {{\"enabled\": true|false}}: {error}"),
@@ -92,78 +164,83 @@ pub async fn patch_provider(
         .engine
         .set_enabled(&name, patch.enabled)
         .map_err(sync_error)?;
-    let instance = state.engine.instances().into_iter().find(|i| i.name == name);
-    Ok(Json(json!({ "data": { "provider": instance }, "error": null })))
+    let provider = state.engine.instances().into_iter().find(|i| i.name == name);
+    Ok(Envelope::ok(ProviderAnswer { provider }))
 }
 
-/// `GET /admin/providers/{name}/rejects?limit=N`: the quarantine, newest first.
+/// The quarantine: records of the instance that could not be mapped, newest first,
+/// with their raw element.
+#[utoipa::path(get, path = "/admin/providers/{name}/rejects", tag = "admin", operation_id = "listRejects",
+    params(
+        ("name" = String, Path, description = "The provider instance's name"),
+        ("limit" = Option<u64>, Query, description = "At most this many (1-1000, default 100)", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "The rejected records", body = Envelope<RejectsAnswer>),
+        (status = 400, description = "A malformed limit", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorEnvelope),
+        (status = 403, description = "The admin API is disabled", body = ErrorEnvelope),
+        (status = 404, description = "No instance has this name", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = [])))]
 pub async fn list_rejects(
     _: Admin,
     State(state): State<AppState>,
     PathParam(name): PathParam<String>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>> {
+) -> Result<Json<Envelope<RejectsAnswer>>> {
     if !state.engine.has_instance(&name) {
-        return Err(ApiError::not_found(format!(
-            "no provider instance is named {name:?}"
-        )));
+        return Err(unknown_instance(&name));
     }
-    let limit = parse_limit(query.as_deref(), 100)?;
+    let limit = parse_limit(query.as_deref(), 100, 1000)?;
     let rejects = state.store.rejects(&name, limit).await?;
-    Ok(Json(json!({ "data": { "rejects": rejects }, "error": null })))
+    Ok(Envelope::ok(RejectsAnswer { rejects }))
 }
 
-fn parse_limit(query: Option<&str>, default: u64) -> Result<u64> {
+/// The latest run reports of the instance, newest first.
+#[utoipa::path(get, path = "/admin/providers/{name}/runs", tag = "admin", operation_id = "listRuns",
+    params(
+        ("name" = String, Path, description = "The provider instance's name"),
+        ("limit" = Option<u64>, Query, description = "At most this many (1-500, default 20)", minimum = 1, maximum = 500),
+    ),
+    responses(
+        (status = 200, description = "The reports", body = Envelope<RunsAnswer>),
+        (status = 400, description = "A malformed limit", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorEnvelope),
+        (status = 403, description = "The admin API is disabled", body = ErrorEnvelope),
+        (status = 404, description = "No instance has this name", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = [])))]
+pub async fn list_runs(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParam(name): PathParam<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Envelope<RunsAnswer>>> {
+    let limit = parse_limit(query.as_deref(), 20, 500)?;
+    if !state.engine.has_instance(&name) {
+        return Err(unknown_instance(&name));
+    }
+    let runs = state.store.runs(&name, limit).await?;
+    Ok(Envelope::ok(RunsAnswer { runs }))
+}
+
+/// The `limit` query parameter: 1 to `max`, `default` when absent.
+fn parse_limit(query: Option<&str>, default: u64, max: u64) -> Result<u64> {
     let mut limit = default;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if key == "limit" {
             limit = value
                 .parse::<u64>()
                 .ok()
-                .filter(|n| (1..=1000).contains(n))
+                .filter(|n| (1..=max).contains(n))
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_parameter",
-                        format!("limit {value:?} is not a number from 1 to 1000"),
+                        format!("limit {value:?} is not a number from 1 to {max}"),
                     )
                 })?;
         }
     }
     Ok(limit)
-}
-
-/// `GET /admin/providers/{name}/runs?limit=N`: the latest run reports, newest first.
-pub async fn list_runs(
-    _: Admin,
-    State(state): State<AppState>,
-    PathParam(name): PathParam<String>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>> {
-    let mut limit = 20;
-    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if key == "limit" {
-            limit = value
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=500).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_parameter",
-                        format!("limit {value:?} is not a number from 1 to 500"),
-                    )
-                })?;
-        }
-    }
-    if !state
-        .engine
-        .instances()
-        .iter()
-        .any(|instance| instance.name == name)
-    {
-        return Err(ApiError::not_found(format!(
-            "no provider instance is named {name:?}"
-        )));
-    }
-    let runs = state.store.runs(&name, limit).await?;
-    Ok(Json(json!({ "data": { "runs": runs }, "error": null })))
 }

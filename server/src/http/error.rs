@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use boxoffice_core::store::StoreError;
 use serde::Serialize;
 use tracing::error;
+use utoipa::ToSchema;
 
 /// Handler result.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// The envelope of every JSON answer: `data` on success, `error` on failure.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Envelope<T> {
     /// What was asked for; `null` on errors (or details of the failure).
     pub data: Option<T>,
@@ -24,13 +25,24 @@ pub struct Envelope<T> {
     pub error: Option<ErrorBody>,
 }
 
-/// The `error` member of the envelope.
-#[derive(Debug, Clone, Serialize)]
+/// The `error` member of the envelope (the contract's `Error`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Error)]
 pub struct ErrorBody {
     /// Machine-readable, stable: `invalid_parameter`, `not_found`, `rate_limited`…
     pub code: &'static str,
     /// For a person to read: what was wrong.
     pub message: String,
+}
+
+/// The envelope of an error: `data` null (or details of the failure), `error` set.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Null, or details of the failure (a failed run's report).
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+    /// What went wrong.
+    pub error: ErrorBody,
 }
 
 impl<T: Serialize> Envelope<T> {

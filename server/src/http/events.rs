@@ -11,11 +11,12 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::auth::MaybeAdmin;
-use super::error::{ApiError, Envelope, Result};
+use super::error::{ApiError, Envelope, ErrorEnvelope, Result};
 use super::extract::PathParam;
+use utoipa::ToSchema;
 
-/// The item's details as served.
-#[derive(Serialize)]
+/// An item's details as served: the latest record the provider sent, and its history.
+#[derive(Serialize, ToSchema)]
 pub struct EventDetails {
     id: Uuid,
     title: String,
@@ -42,7 +43,8 @@ pub struct EventDetails {
     last_changed: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+/// A price zone of an item.
+#[derive(Serialize, ToSchema)]
 pub struct ZoneDetails {
     zone_id: String,
     name: String,
@@ -96,13 +98,24 @@ impl From<StoredEvent> for EventDetails {
 }
 
 /// `data` of the answer.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventAnswer {
     event: EventDetails,
 }
 
-/// The handler. An item never sold online is not public: without the admin token it
-/// answers exactly as an unknown id does (its id can be derived from public parts).
+/// One item with its zones and history. An item never sold online is not public:
+/// without the admin token it answers exactly as an unknown id does (ids are UUIDv5 of
+/// documented parts, so they can be derived).
+#[utoipa::path(get, path = "/events/{id}", tag = "events", operation_id = "getEvent",
+    params(("id" = Uuid, Path, description = "The item's id, as /search serves it",
+        example = "68cc90c3-bfc1-575a-ba2e-d96babb06e90")),
+    responses(
+        (status = 200, description = "The item", body = Envelope<EventAnswer>),
+        (status = 400, description = "The id is not a UUID", body = ErrorEnvelope),
+        (status = 401, description = "An Authorization header with a wrong token", body = ErrorEnvelope),
+        (status = 404, description = "No item has this id, or it was never sold online", body = ErrorEnvelope),
+    ),
+    security((), ("adminToken" = [])))]
 pub async fn get_event(
     State(state): State<AppState>,
     MaybeAdmin(admin): MaybeAdmin,

@@ -15,6 +15,7 @@ mod error;
 mod events;
 mod extract;
 pub mod guard;
+pub mod openapi;
 mod ops;
 mod policy;
 mod search;
@@ -28,23 +29,21 @@ use axum::extract::State;
 use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Redirect;
-use axum::routing::{get, post};
+use axum::routing::get;
 use boxoffice_core::store::EventStore;
 use boxoffice_core::sync::SyncEngine;
 use tower::util::MapRequestLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::AdminAuth;
-pub use error::{ApiError, Envelope, ErrorBody, Result};
+pub use error::{ApiError, Envelope, ErrorBody, ErrorEnvelope, Result};
 pub use search::parse_window;
 
 use crate::read_model::ReadModel;
-
-/// The served OpenAPI document: the public contract's `/search`, unchanged, plus
-/// every other route.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 /// What Swagger UI needs, and only from this server: its script and style files,
 /// inline styles it sets on elements, images it embeds, and fetching the document.
@@ -87,10 +86,31 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         cors,
         access_log,
     } = options;
+    // Each group of routes comes with its documentation (utoipa-axum): nothing is
+    // served undocumented, nothing documented is not served.
+    let (reads, reads_doc) = OpenApiRouter::new()
+        .routes(routes!(search::search))
+        .routes(routes!(events::get_event))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::ready))
+        .split_for_parts();
+    let (pages, pages_doc) = OpenApiRouter::new()
+        .routes(routes!(status::status_page))
+        .routes(routes!(ops::metrics))
+        .split_for_parts();
+    let (admin, admin_doc) = OpenApiRouter::new()
+        .routes(routes!(admin::list_providers))
+        .routes(routes!(admin::sync_now))
+        .routes(routes!(admin::patch_provider))
+        .routes(routes!(admin::list_runs))
+        .routes(routes!(admin::list_rejects))
+        .split_for_parts();
+    let mut documented = reads_doc;
+    documented.merge(pages_doc);
+    documented.merge(admin_doc);
     // Served here rather than by Swagger UI's router, so that it can share the read
-    // routes' CORS layer; the same compact JSON, rendered once.
-    let openapi: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap_or_default();
-    let openapi = bytes::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default());
+    // routes' CORS layer; rendered once.
+    let openapi = bytes::Bytes::from(serde_json::to_vec(&openapi::document(documented)).unwrap_or_default());
     let docs = Router::new()
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/docs")
@@ -101,23 +121,18 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
             HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
         ));
     // What a web page elsewhere may read, when server.cors allows it.
-    let reads = Router::new()
-        .route("/search", get(search::search))
-        .route("/events/{id}", get(events::get_event))
-        .route("/health", get(ops::health))
-        .route("/ready", get(ops::ready))
-        .route(
-            "/openapi.json",
-            get(move || {
-                let openapi = openapi.clone();
-                async move {
-                    (
-                        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-                        openapi,
-                    )
-                }
-            }),
-        );
+    let reads = reads.route(
+        "/openapi.json",
+        get(move || {
+            let openapi = openapi.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                    openapi,
+                )
+            }
+        }),
+    );
     // Public routes answer within the request timeout; admin routes do not: a sync of
     // a large feed may take longer, and its caller waits for the report.
     let within_timeout = axum::middleware::from_fn_with_state(request_timeout, timeout);
@@ -129,23 +144,14 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         Some(cors) => reads.method_not_allowed_fallback(method_not_allowed).layer(cors),
         None => reads,
     };
-    let public = Router::new()
-        .route("/status", get(status::status_page))
+    let public = pages
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
-        .route("/metrics", get(ops::metrics))
         .merge(docs)
         .layer(within_timeout)
         .merge(reads);
     Router::new()
         .merge(public)
-        .route("/admin/providers", get(admin::list_providers))
-        .route("/admin/providers/{name}/sync", post(admin::sync_now))
-        .route(
-            "/admin/providers/{name}",
-            axum::routing::patch(admin::patch_provider),
-        )
-        .route("/admin/providers/{name}/runs", get(admin::list_runs))
-        .route("/admin/providers/{name}/rejects", get(admin::list_rejects))
+        .merge(admin)
         // Route layers skip the fallback: it gets the metrics layer of its own.
         .fallback(not_found.layer(axum::middleware::from_fn(crate::metrics::track)))
         .method_not_allowed_fallback(method_not_allowed)

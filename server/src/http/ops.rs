@@ -6,28 +6,42 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::AppState;
-use super::error::{Envelope, Result};
+use super::error::{Envelope, ErrorEnvelope, Result};
+use utoipa::ToSchema;
 
 /// `/health`'s answer.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Health {
+    /// Always `ok`.
+    #[schema(example = "ok")]
     status: &'static str,
 }
 
 /// `/ready`'s answer.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Readiness {
+    /// Always `ready`.
+    #[schema(example = "ready")]
     status: &'static str,
+    /// Items /search serves.
     items: usize,
+    /// The store's data version the served snapshot was built from.
     data_version: i64,
 }
 
-/// `GET /health`: the process answers.
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/health", tag = "operations", operation_id = "health",
+    responses((status = 200, description = "The process is up", body = Envelope<Health>)))]
 pub async fn health() -> axum::Json<Envelope<Health>> {
     Envelope::ok(Health { status: "ok" })
 }
 
-/// `GET /ready`: the store answers and a snapshot is being served.
+/// Readiness: the store answers and a snapshot is being served.
+#[utoipa::path(get, path = "/ready", tag = "operations", operation_id = "ready",
+    responses(
+        (status = 200, description = "Ready to serve", body = Envelope<Readiness>),
+        (status = 503, description = "The store is unavailable (the last snapshot is still served)", body = ErrorEnvelope),
+    ))]
 pub async fn ready(State(state): State<AppState>) -> Result<axum::Json<Envelope<Readiness>>> {
     state.store.ping().await?;
     let snapshot = state.read_model.snapshot();
@@ -38,7 +52,9 @@ pub async fn ready(State(state): State<AppState>) -> Result<axum::Json<Envelope<
     }))
 }
 
-/// `GET /metrics`, with the read model's gauges taken at scrape time.
+/// Prometheus metrics, with the read model's gauges taken at scrape time.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses((status = 200, description = "The Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let snapshot = state.read_model.snapshot();
     for (provider, count) in snapshot.counts_by_provider() {

@@ -43,6 +43,8 @@ pub fn parse_query(query: Option<&str>) -> Result<SearchQuery> {
                     )
                 })?);
             }
+            // An empty cursor is the first page, as if there were none.
+            "cursor" if value.is_empty() => parsed.cursor = None,
             "cursor" => {
                 parsed.cursor = Some(Cursor::decode(&value).ok_or_else(|| {
                     ApiError::bad_request(
@@ -111,6 +113,21 @@ fn precondition_passes(headers: &HeaderMap, tag: &str) -> bool {
 }
 
 /// The handler: no I/O, no lock a sync holds.
+///
+/// Documented by the published contract (`docs/api/search-api.yaml`), served as is;
+/// what this annotation adds are Boxoffice's extensions, appended to it (see
+/// `openapi.rs`).
+#[utoipa::path(get, path = "/search", tag = "search", operation_id = "searchEvents",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000,
+            description = "Extension: at most this many events; `data.next_cursor` then says where the next page starts"),
+        ("cursor" = Option<String>, Query, pattern = "^([0-9a-f]{48})?$",
+            description = "Extension: the `next_cursor` of the previous page (empty: the first page)"),
+        ("provider" = Option<String>, Query, description = "Extension: only events of this provider instance"),
+    ),
+    responses(
+        (status = 304, description = "Extension: not modified since the `ETag` sent in `If-None-Match`"),
+    ))]
 pub async fn search(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -183,6 +200,7 @@ mod tests {
         assert!(error_of("limit=0").contains("limit"));
         assert!(error_of("limit=5000").contains("limit"));
         assert!(error_of("cursor=abc").contains("cursor"));
+        assert_eq!(parse_query(Some("cursor=")).ok().map(|q| q.cursor), Some(None));
     }
 
     #[test]

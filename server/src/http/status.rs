@@ -17,7 +17,10 @@ use super::AppState;
 /// Whether the page links to `/metrics`: only when the router serves such a route.
 const LINK_METRICS: bool = true;
 
-/// The status page.
+/// The operators' page: each provider instance's schedule, switch, last run and items
+/// served, rendered on the server (no script).
+#[utoipa::path(get, path = "/status", tag = "operations", operation_id = "statusPage",
+    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)))]
 pub async fn status_page(State(state): State<AppState>) -> Response {
     let snapshot = state.read_model.snapshot();
     let counts = snapshot.counts_by_provider();

@@ -214,3 +214,88 @@ async fn the_rate_limit_answers_429_with_retry_after_when_on() {
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
     app.stop().await;
 }
+
+/// Whether every part of `published` is in `served` unchanged: objects may gain keys,
+/// arrays may gain items after the published ones (parameters, for the extensions).
+fn contains(served: &serde_json::Value, published: &serde_json::Value, at: &str) -> Result<(), String> {
+    use serde_json::Value;
+    match (served, published) {
+        (Value::Object(served), Value::Object(published)) => published.iter().try_for_each(|(key, value)| {
+            let inner = served.get(key).ok_or_else(|| format!("{at}/{key} is missing"))?;
+            contains(inner, value, &format!("{at}/{key}"))
+        }),
+        (Value::Array(served), Value::Array(published)) => {
+            if served.len() < published.len() {
+                return Err(format!("{at} lost items"));
+            }
+            published
+                .iter()
+                .zip(served)
+                .enumerate()
+                .try_for_each(|(index, (published, served))| {
+                    contains(served, published, &format!("{at}[{index}]"))
+                })
+        }
+        (served, published) if served == published => Ok(()),
+        (served, published) => Err(format!("{at} is {served}, the contract says {published}")),
+    }
+}
+
+#[tokio::test]
+async fn the_document_serves_the_published_search_contract_unchanged() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual("http://127.0.0.1:9/feed")).await;
+    let (_, served) = app.get("/openapi.json").await;
+    let contract = boxoffice_server::http::openapi::contract();
+    assert_eq!(
+        served["openapi"], "3.0.3",
+        "the contract's nullable needs OpenAPI 3.0"
+    );
+    contains(
+        &served["paths"]["/search"],
+        &contract["paths"]["/search"],
+        "/search",
+    )
+    .unwrap_or_else(|difference| panic!("{difference}"));
+    for (name, schema) in contract["components"]["schemas"].as_object().unwrap() {
+        assert_eq!(&served["components"]["schemas"][name], schema, "schema {name}");
+    }
+    // And the comparison itself notices a change.
+    let mut changed = served["paths"]["/search"].clone();
+    changed["get"]["parameters"][0]["name"] = "from".into();
+    assert!(contains(&changed, &contract["paths"]["/search"], "/search").is_err());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_answered_by_its_route() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual("http://127.0.0.1:9/feed")).await;
+    let (_, document) = app.get("/openapi.json").await;
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 11, "{:?}", paths.keys());
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{id}", "68cc90c3-bfc1-575a-ba2e-d96babb06e90")
+            .replace("{name}", "fever");
+        for method in item.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut request = app
+                .client
+                .request(method.clone(), format!("{}{concrete}", app.address))
+                .bearer_auth(ADMIN_TOKEN);
+            if method == reqwest::Method::PATCH {
+                request = request.json(&serde_json::json!({"enabled": false}));
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            assert_ne!(status, 405, "{method} {path} is documented but not routed");
+            assert!(
+                !(status == 404 && body.contains("no such route")),
+                "{method} {path} is documented but not routed: {body}"
+            );
+        }
+    }
+    app.stop().await;
+}
