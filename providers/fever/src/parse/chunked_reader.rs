@@ -14,8 +14,9 @@
 //! and each error's wording and position, stay quick-xml's, as they were when one async
 //! reader read the whole document. Start tags, nearly every event of a feed, are the
 //! exception: their end is found here, by quick-xml's rule (the first `>` outside
-//! quotes), in one pass instead of a search per quote; a tag whose end is not found
-//! goes to quick-xml like the rest. What the single reader kept across events is kept
+//! quotes), without a search per quote (see [`tag_end`]); a tag whose end is not found
+//! goes to quick-xml like the rest. Each chunk is checked to be UTF-8 once, and the
+//! tags in it are handed out as text, so that they need not be checked one by one. What the single reader kept across events is kept
 //! here instead, since each slice reader sees a single event: runs of text (cut at `<`
 //! and `&`), the check that an end tag closes the element open (quick-xml's own check is
 //! off because it would not see start tags of earlier chunks), and byte offsets counted
@@ -80,18 +81,22 @@ pub(super) enum XmlEvent<'a> {
 pub(super) struct Tag<'a> {
     /// Between `<` and `>` (or `/>`): the name and the attributes.
     content: &'a [u8],
+    /// `content` as text, when it is known to be UTF-8.
+    text: Option<&'a str>,
     name_len: usize,
 }
 
 impl<'a> Tag<'a> {
-    /// A tag whose `content` is between `<` and `>`, with its `/` when it is empty.
-    fn new(content: &'a [u8]) -> (Self, bool) {
-        let (content, empty) = match content.strip_suffix(b"/") {
-            Some(content) => (content, true),
-            None => (content, false),
+    /// A tag whose `content` is between `<` and `>`, with its `/` when it is empty;
+    /// `text` is `content` when it is known to be UTF-8.
+    fn new(content: &'a [u8], text: Option<&'a str>) -> (Self, bool) {
+        let (content, text, empty) = match content.strip_suffix(b"/") {
+            Some(content) => (content, text.and_then(|text| text.strip_suffix('/')), true),
+            None => (content, text, false),
         };
         let tag = Tag {
             content,
+            text,
             name_len: name_len(content),
         };
         (tag, empty)
@@ -100,6 +105,12 @@ impl<'a> Tag<'a> {
     /// The name and the attributes.
     pub(super) fn content(&self) -> &'a [u8] {
         self.content
+    }
+
+    /// The name and the attributes as text, when they were checked to be UTF-8 with
+    /// their chunk; `None` says nothing about whether they are.
+    pub(super) fn text(&self) -> Option<&'a str> {
+        self.text
     }
 
     /// The name: up to the first whitespace.
@@ -197,8 +208,17 @@ impl<R: AsyncRead + Unpin> ChunkedReader<R> {
 
     /// The events of what has been read so far.
     pub(super) fn events(&mut self) -> Events<'_> {
+        let unparsed = &self.buf[self.start..self.end];
+        // All of it, but for a character that the end of the chunk cuts or bytes that
+        // are not UTF-8 (their tags are checked, and refused, one by one).
+        let text = match std::str::from_utf8(unparsed) {
+            Ok(text) => text,
+            Err(error) => std::str::from_utf8(&unparsed[..error.valid_up_to()]).unwrap_or_default(),
+        };
         Events {
             bytes: &self.buf[..self.end],
+            text,
+            text_from: self.start,
             start: &mut self.start,
             offset: &mut self.offset,
             complete: self.body_ended,
@@ -211,6 +231,9 @@ impl<R: AsyncRead + Unpin> ChunkedReader<R> {
 pub(super) struct Events<'a> {
     /// The buffer up to what was read; `bytes[*start..]` is not parsed yet.
     bytes: &'a [u8],
+    /// `bytes[text_from..]` as text, as far as it is UTF-8.
+    text: &'a str,
+    text_from: usize,
     start: &'a mut usize,
     offset: &'a mut u64,
     /// Nothing follows `bytes`: the document ends there.
@@ -245,7 +268,9 @@ impl<'a> Events<'a> {
             && !matches!(rest.get(1), None | Some(b'!' | b'/' | b'?'))
             && let Some(end) = tag_end(&rest[1..])
         {
-            let (tag, empty) = Tag::new(&rest[1..=end]);
+            let content = *self.start + 1 - self.text_from;
+            let text = self.text.get(content..content + end);
+            let (tag, empty) = Tag::new(&rest[1..=end], text);
             let event = if empty {
                 XmlEvent::Empty(tag)
             } else {
@@ -270,7 +295,7 @@ impl<'a> Events<'a> {
         let event = match event {
             // Not reached (the tags quick-xml finds are found above), but read the same.
             Event::Start(_) | Event::Empty(_) => {
-                let (tag, empty) = Tag::new(rest.get(1..used.saturating_sub(1)).unwrap_or_default());
+                let (tag, empty) = Tag::new(rest.get(1..used.saturating_sub(1)).unwrap_or_default(), None);
                 if empty {
                     XmlEvent::Empty(tag)
                 } else {
@@ -305,7 +330,22 @@ impl<'a> Events<'a> {
 
 /// Where the tag whose content starts `bytes` ends: its first `>` outside quotes, as
 /// quick-xml's element parser finds it; `None` when `bytes` ends first.
+///
+/// Usually the first `>` of all, with only pairs of double quotes before it: then it is
+/// outside quotes, and two vectorized scans tell. Otherwise the quotes are followed one
+/// by one.
 fn tag_end(bytes: &[u8]) -> Option<usize> {
+    let first = memchr::memchr(b'>', bytes)?;
+    let before = &bytes[..first];
+    let double_quotes = before.iter().filter(|&&byte| byte == b'"').count();
+    if double_quotes % 2 == 0 && memchr::memchr(b'\'', before).is_none() {
+        return Some(first);
+    }
+    quoted_tag_end(bytes)
+}
+
+/// [`tag_end`], one quote at a time.
+fn quoted_tag_end(bytes: &[u8]) -> Option<usize> {
     let mut at = 0;
     loop {
         let next = at
@@ -472,6 +512,34 @@ mod tests {
                 whole,
                 "chunks of {chunk_bytes}"
             );
+        }
+    }
+
+    #[test]
+    fn the_end_of_a_tag_is_its_first_closing_bracket_outside_quotes() {
+        assert_eq!(tag_end(b"a b=\"1\" c='2'>rest"), Some(13));
+        assert_eq!(tag_end(b"a b=\">\" c='>'>"), Some(13));
+        assert_eq!(tag_end(b"a b=\"'\">"), Some(7));
+        assert_eq!(tag_end(b"a b=\"1>"), None);
+        assert_eq!(tag_end(b"a b"), None);
+        // Every string of these bytes up to length 7: the shortcut agrees with the walk.
+        let alphabet = b"a>\"'";
+        for length in 0..=7_u32 {
+            for mut index in 0..alphabet.len().pow(length) {
+                let bytes: Vec<u8> = (0..length)
+                    .map(|_| {
+                        let byte = alphabet[index % alphabet.len()];
+                        index /= alphabet.len();
+                        byte
+                    })
+                    .collect();
+                assert_eq!(
+                    tag_end(&bytes),
+                    quoted_tag_end(&bytes),
+                    "{:?}",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
         }
     }
 

@@ -138,7 +138,10 @@ impl<'c> FeedParser<'c> {
         sink: &mut dyn RecordSink,
     ) -> Result<Step, ProviderError> {
         // Checking the whole tag once covers its name and every attribute.
-        let markup = self.utf8(tag.content())?;
+        let markup = match tag.text() {
+            Some(markup) => markup,
+            None => self.utf8(tag.content())?,
+        };
         let name_bytes = tag.name();
         // The name ends at whitespace or at the end of the tag: a character boundary.
         let name = match markup.get(..name_bytes.len()) {

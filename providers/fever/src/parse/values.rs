@@ -124,22 +124,27 @@ pub(super) fn price(value: &str, problems: &mut Vec<String>) -> Option<Decimal> 
 /// (`20.00` keeps its two decimals); `None` for anything else (which
 /// `Decimal::from_str` may still accept).
 fn plain_price(bytes: &[u8]) -> Option<Decimal> {
-    let (units, decimals) = match memchr::memchr(b'.', bytes) {
-        Some(point) => (&bytes[..point], Some(&bytes[point + 1..])),
-        None => (bytes, None),
-    };
-    let scale = decimals.map_or(0, <[u8]>::len);
-    if units.is_empty() || decimals.is_some_and(<[u8]>::is_empty) || units.len() + scale > 18 {
-        return None;
-    }
     let mut mantissa: i64 = 0;
-    for &byte in units.iter().chain(decimals.unwrap_or_default()) {
-        if !byte.is_ascii_digit() {
+    let mut digits = 0;
+    let mut point = None;
+    for &byte in bytes {
+        if byte.is_ascii_digit() && digits < 18 {
+            mantissa = mantissa * 10 + i64::from(byte - b'0');
+            digits += 1;
+        } else if byte == b'.' && point.is_none() && digits > 0 {
+            point = Some(digits);
+        } else {
             return None;
         }
-        mantissa = mantissa * 10 + i64::from(byte - b'0');
     }
-    Decimal::try_new(mantissa, u32::try_from(scale).ok()?).ok()
+    // The number of decimals; at least one digit after a point.
+    let scale = match point {
+        Some(units) if units < digits => digits - units,
+        Some(_) => return None,
+        None if digits > 0 => 0,
+        None => return None,
+    };
+    Decimal::try_new(mantissa, scale).ok()
 }
 
 /// `value` without leading and trailing whitespace ([`str::trim`]), at once when it
