@@ -557,6 +557,46 @@ mod tests {
         assert!(seen[1].ends_with(&format!("@{}", document.len() - 4)), "{seen:?}");
     }
 
+    /// Reads every event of `document` in chunks of `chunk_bytes`; the buffer's size
+    /// at the end.
+    async fn buffer_after_reading(document: &[u8], chunk_bytes: usize) -> usize {
+        let mut reader = ChunkedReader::new(document, chunk_bytes);
+        loop {
+            reader.fill().await.unwrap_or_else(|error| panic!("{error}"));
+            let mut events = reader.events();
+            while let Some((event, _)) = events.next().unwrap_or_else(|error| panic!("{error}")) {
+                if matches!(event, XmlEvent::Eof) {
+                    return reader.buf.len();
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_is_bounded_by_a_chunk_and_the_largest_event_not_by_the_feed() {
+        let mut feed = Vec::new();
+        let shape = crate::generate::FeedShape {
+            base_events: 100,
+            events_per_base: 3,
+            zones: 100,
+            seed: 5,
+        };
+        crate::generate::write_feed(&mut feed, &shape).unwrap_or_default();
+        assert!(feed.len() > 10 * CHUNK_BYTES, "{}", feed.len());
+        assert_eq!(buffer_after_reading(&feed, CHUNK_BYTES).await, CHUNK_BYTES);
+        // Chunks smaller than a tag grow to hold one, and no further.
+        let largest_tag = feed
+            .split(|&byte| byte == b'\n')
+            .map(<[u8]>::len)
+            .max()
+            .unwrap_or_default();
+        let grown = buffer_after_reading(&feed, 16).await;
+        assert!(
+            grown >= largest_tag && grown <= 4 * largest_tag,
+            "{grown} for tags of {largest_tag}"
+        );
+    }
+
     #[tokio::test]
     async fn a_markup_cut_by_the_end_of_the_document_is_truncated_not_carried() {
         for cut in [
