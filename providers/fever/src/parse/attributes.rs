@@ -64,6 +64,8 @@ fn is_space(byte: u8) -> bool {
 fn scan<'a>(markup: &'a str, from: usize, attributes: &mut Attributes<'a>) -> Scan {
     let bytes = markup.as_bytes();
     let length = bytes.len();
+    // Values are looked at for escapes only when the tag has an `&` at all.
+    let escapes = memchr::memchr(b'&', bytes.get(from..).unwrap_or_default()).is_some();
     let mut at = from;
     loop {
         while at < length && is_space(bytes[at]) {
@@ -88,9 +90,7 @@ fn scan<'a>(markup: &'a str, from: usize, attributes: &mut Attributes<'a>) -> Sc
         }
         let value_start = at + 2;
         at = value_start;
-        let mut escaped = false;
         while at < length && bytes[at] != quote {
-            escaped |= bytes[at] == b'&';
             at += 1;
         }
         if at >= length {
@@ -106,7 +106,7 @@ fn scan<'a>(markup: &'a str, from: usize, attributes: &mut Attributes<'a>) -> Sc
         if attributes.iter().any(|(seen, _)| *seen == key) {
             return Scan::Irregular;
         }
-        let value = if escaped {
+        let value = if escapes && value.contains('&') {
             match unescape(value) {
                 Ok(value) => value,
                 Err(error) => return Scan::BadEscape(error),
