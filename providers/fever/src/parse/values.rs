@@ -28,9 +28,9 @@ pub(super) fn required_id<'a>(name: &str, value: &'a str, problems: &mut Vec<Str
 }
 
 pub(super) fn date_time(name: &str, value: &str, problems: &mut Vec<String>) -> Option<NaiveDateTime> {
-    let value_trimmed = trim(value);
-    let parsed = plain_date_time(value_trimmed.as_bytes())
-        .or_else(|| NaiveDateTime::parse_from_str(value_trimmed, DATE_TIME_FORMAT).ok());
+    let trimmed = trim(value);
+    let parsed = plain_date_time(trimmed.as_bytes())
+        .or_else(|| NaiveDateTime::parse_from_str(trimmed, DATE_TIME_FORMAT).ok());
     if parsed.is_none() {
         problems.push(format!(
             "{name} {} is not a valid date-time (expected YYYY-MM-DDTHH:MM:SS)",
@@ -44,35 +44,18 @@ pub(super) fn date_time(name: &str, value: &str, problems: &mut Vec<String>) -> 
 /// bytes; `None` for anything else (which [`DATE_TIME_FORMAT`] may still accept: a
 /// fraction, a leap second, a year of other than four digits).
 fn plain_date_time(bytes: &[u8]) -> Option<NaiveDateTime> {
-    let [
-        y1,
-        y2,
-        y3,
-        y4,
-        b'-',
-        m1,
-        m2,
-        b'-',
-        d1,
-        d2,
-        b'T',
-        h1,
-        h2,
-        b':',
-        n1,
-        n2,
-        b':',
-        s1,
-        s2,
-    ] = *bytes
-    else {
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if bytes.len() != 19 || separators.iter().any(|&(at, separator)| bytes[at] != separator) {
         return None;
+    }
+    let number = |from: usize, to: usize| {
+        bytes[from..to].iter().try_fold(0_u32, |number, &byte| {
+            byte.is_ascii_digit()
+                .then(|| number * 10 + u32::from(byte - b'0'))
+        })
     };
-    let digit = |byte: u8| byte.is_ascii_digit().then(|| u32::from(byte - b'0'));
-    let pair = |tens: u8, units: u8| Some(digit(tens)? * 10 + digit(units)?);
-    let year = pair(y1, y2)? * 100 + pair(y3, y4)?;
-    let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, pair(m1, m2)?, pair(d1, d2)?)?;
-    date.and_hms_opt(pair(h1, h2)?, pair(n1, n2)?, pair(s1, s2)?)
+    let date = NaiveDate::from_ymd_opt(i32::try_from(number(0, 4)?).ok()?, number(5, 7)?, number(8, 10)?)?;
+    date.and_hms_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?)
 }
 
 pub(super) fn boolean(name: &str, value: &str, problems: &mut Vec<String>) -> Option<bool> {
