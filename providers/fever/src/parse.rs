@@ -18,19 +18,21 @@
 //! an `eventList`, truncated or carrying a DTD fails the whole feed.
 //!
 //! One job per module:
-//! - [`chunked_reader`]: the body's bytes in, XML events out (see there why it is shaped
+//! - `chunked_reader`: the body's bytes in, XML events out (see there why it is shaped
 //!   as it is);
-//! - [`document`]: the document's structure: root, nesting, unknown elements, text,
+//! - `start_tags`: where a start tag ends, its name and content;
+//! - `document`: the document's structure: root, nesting, unknown elements, text,
 //!   where the document may end;
-//! - [`attributes`]: a tag's attributes, names and unescaped values;
-//! - [`records`]: `<base_event>`, `<event>` and `<zone>` to a record or a rejection;
-//! - [`values`]: one attribute value to a number, date, flag or id, and how a reason
+//! - `attributes`: a tag's attributes, names and unescaped values;
+//! - `records`: `<base_event>`, `<event>` and `<zone>` to a record or a rejection;
+//! - `values`: one attribute value to a number, date, flag or id, and how a reason
 //!   quotes it.
 
 mod attributes;
 mod chunked_reader;
 mod document;
 mod records;
+mod start_tags;
 mod values;
 
 use boxoffice_core::{ProviderError, RecordSink};

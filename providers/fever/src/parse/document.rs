@@ -6,8 +6,9 @@ use boxoffice_core::{EventRecord, ProviderError, RecordSink};
 use quick_xml::events::{BytesDecl, BytesRef};
 
 use super::attributes::{Attributes, read_attributes};
-use super::chunked_reader::{Tag, XmlEvent};
+use super::chunked_reader::XmlEvent;
 use super::records::{BaseEventHead, EventDraft};
+use super::start_tags::Tag;
 use super::values::shorten;
 use super::{ParseContext, malformed};
 
