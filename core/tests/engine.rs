@@ -311,9 +311,9 @@ async fn a_permanent_failure_is_not_retried_and_opens_the_breaker_at_its_thresho
     let engine = engine(&store, provider, serde_json::json!({}));
     let first = engine.run("script").await.unwrap();
     assert_eq!((first.status, first.attempts), (RunStatus::Failed, 1));
-    assert_eq!(engine.instances()[0].circuit, CircuitState::Closed);
+    assert_eq!(engine.instances().await.unwrap()[0].circuit, CircuitState::Closed);
     engine.run("script").await.unwrap();
-    let instance = &engine.instances()[0];
+    let instance = engine.instances().await.unwrap().remove(0);
     assert_eq!(instance.circuit, CircuitState::Open);
     assert_eq!(instance.consecutive_failures, 2);
     assert_eq!(store.items("script").len(), 0);
@@ -346,10 +346,10 @@ async fn runtime_switches_in_the_store_win_over_the_configuration() {
         Scripted::new(vec![page(&["a"], None)]),
         serde_json::json!({}),
     );
-    assert!(engine.instances()[0].enabled);
+    assert!(engine.instances().await.unwrap()[0].enabled);
     store.set_provider_enabled("script", false).await.unwrap();
     engine.refresh_toggles().await.unwrap();
-    assert!(!engine.instances()[0].enabled);
+    assert!(!engine.instances().await.unwrap()[0].enabled);
     // Switched off stops the schedule, not the operator.
     assert_eq!(engine.run("script").await.unwrap().status, RunStatus::Succeeded);
 }
@@ -397,4 +397,84 @@ async fn an_unknown_instance_is_refused() {
         engine.run("nope").await.err(),
         Some(SyncError::UnknownProvider("nope".into()))
     );
+}
+
+#[tokio::test]
+async fn the_breaker_and_the_last_run_are_the_stores_so_every_engine_tells_the_same() {
+    let store = MemoryStore::new();
+    let first = engine(
+        &store,
+        Scripted::new(vec![Step::Fail { transient: false }]),
+        serde_json::json!({}),
+    );
+    first.run("script").await.unwrap();
+    first.run("script").await.unwrap();
+    // Another process (or this one after a restart) over the same store.
+    let second = engine(
+        &store,
+        Scripted::new(vec![page(&["a"], None)]),
+        serde_json::json!({}),
+    );
+    let instance = second.instances().await.unwrap().remove(0);
+    assert_eq!(instance.circuit, CircuitState::Open);
+    assert_eq!(instance.consecutive_failures, 2);
+    let last = instance.last_report.expect("the last run is the store's");
+    assert_eq!(last.status, RunStatus::Failed);
+    assert!(!instance.running);
+}
+
+#[tokio::test]
+async fn a_started_run_is_seen_running_by_its_id_then_finished() {
+    let store = MemoryStore::new();
+    let engine = engine(&store, Scripted::new(vec![Step::Hang]), serde_json::json!({}));
+    let run_id = engine.start("script").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let running = store
+        .run("script", run_id)
+        .await
+        .unwrap()
+        .expect("the run is in the history");
+    assert_eq!(running.status, RunStatus::Running);
+    assert!(engine.instances().await.unwrap()[0].running);
+    assert_eq!(
+        store.run("other", run_id).await.unwrap(),
+        None,
+        "runs are per instance"
+    );
+    engine.shut_down();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let cancelled = store.run("script", run_id).await.unwrap().unwrap();
+    assert_eq!(cancelled.status, RunStatus::Failed);
+    assert!(cancelled.error.unwrap_or_default().starts_with("cancelled"));
+}
+
+#[tokio::test]
+async fn the_history_is_trimmed_to_the_retention_after_each_run() {
+    let store = MemoryStore::new();
+    let built = BuiltProvider {
+        name: "script".into(),
+        kind: "script",
+        config: config(serde_json::json!({})),
+        provider: Scripted::new(vec![page(&["a"], None)]),
+    };
+    let engine = Arc::new(
+        SyncEngine::new(Arc::new(store.clone()), vec![built], 2, None).with_retention(
+            boxoffice_core::store::Retention {
+                runs: 2,
+                rejects: Duration::from_secs(3600),
+            },
+        ),
+    );
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(engine.run("script").await.unwrap().run_id);
+    }
+    let kept: Vec<_> = store
+        .runs("script", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
+    assert_eq!(kept, [ids[2], ids[1]], "the latest two, newest first");
 }

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_events;
 mod m20261126_000002_quarantine_and_toggles;
 mod m20261126_000003_feed_validators;
+mod m20261126_000004_run_state;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_events::Migration),
             Box::new(m20261126_000002_quarantine_and_toggles::Migration),
             Box::new(m20261126_000003_feed_validators::Migration),
+            Box::new(m20261126_000004_run_state::Migration),
         ]
     }
 }

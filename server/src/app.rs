@@ -44,7 +44,8 @@ impl Services {
             .archive
             .enabled
             .then(|| PayloadArchive::new(&config.archive.dir, config.archive.retention));
-        let engine = SyncEngine::new(Arc::clone(&store), providers, config.sync.batch_size, archive);
+        let engine = SyncEngine::new(Arc::clone(&store), providers, config.sync.batch_size, archive)
+            .with_retention(config.retention.policy());
         let engine = Arc::new(match sync_runtime() {
             Some(runtime) => engine.with_runtime(runtime),
             None => engine,

@@ -98,6 +98,17 @@ pub enum Command {
         #[arg(long)]
         run: Option<uuid::Uuid>,
     },
+    /// Take every item of a provider instance out of the store and out of search (e.g.
+    /// an instance removed or renamed in the configuration). Nothing else ever deletes
+    /// items.
+    Retire {
+        /// The instance whose items to retire (configured or not any more).
+        #[arg(long)]
+        provider: String,
+        /// Confirm: without it, only says how many items would be retired.
+        #[arg(long)]
+        yes: bool,
+    },
     /// List the registered provider kinds and the configured instances.
     Providers,
     /// Validate the configuration and list every problem, each naming its key.
@@ -206,6 +217,7 @@ impl Cli {
                 anyhow::ensure!(report.status.committed(), "the replay failed");
                 Ok(())
             }
+            Command::Retire { provider, yes } => retire(&config, &provider, yes).await,
             Command::Migrate => {
                 Services::start(&config).await?;
                 println!("migrations applied to {}", app::redact_url(&config.database.url));
@@ -265,6 +277,28 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     }
 }
 
+async fn retire(config: &Config, provider: &str, yes: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        boxoffice_core::registry::is_valid_instance_name(provider),
+        "{provider:?} is not an instance name (1-64 of a-z, 0-9, '-' and '_')"
+    );
+    let services = Services::start(config).await?;
+    let stored = services.store.item_count(provider).await?;
+    if !yes {
+        anyhow::bail!(
+            "this would delete the {stored} item(s) of {provider:?} from the store and from search; \
+             run again with --yes to do it"
+        );
+    }
+    let retired = services.store.retire(provider).await?;
+    tracing::warn!(provider, retired, "Items retired by an operator.");
+    println!("retired {retired} item(s) of {provider}");
+    if config.providers.contains_key(provider) {
+        println!("note: {provider} is still configured: its next sync brings its current items back");
+    }
+    Ok(())
+}
+
 async fn sync(config: &Config, provider: Option<String>) -> anyhow::Result<()> {
     let services = Services::start(config).await?;
     let names: Vec<String> = match provider {
@@ -272,6 +306,7 @@ async fn sync(config: &Config, provider: Option<String>) -> anyhow::Result<()> {
         None => services
             .engine
             .instances()
+            .await?
             .into_iter()
             .filter(|instance| instance.enabled)
             .map(|instance| instance.name)

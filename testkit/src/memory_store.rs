@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use boxoffice_core::provider::{Rejection, Validators};
-use boxoffice_core::store::QuarantinedRecord;
+use boxoffice_core::store::{InstanceState, QuarantinedRecord, Retention};
 use boxoffice_core::{
     BatchOutcome, EventRecord, EventStore, SearchItem, SellMode, StoreError, StoredEvent, SyncReport,
     SyncTransaction,
@@ -28,8 +28,10 @@ struct Item {
 struct Data {
     items: HashMap<Uuid, Item>,
     online: HashSet<(String, String)>,
-    runs: Vec<SyncReport>,
+    /// Oldest first, with their last heartbeat.
+    runs: Vec<(SyncReport, Option<DateTime<Utc>>)>,
     rejects: Vec<QuarantinedRecord>,
+    states: HashMap<String, InstanceState>,
     toggles: HashMap<String, bool>,
     validators: HashMap<String, Validators>,
     version: i64,
@@ -171,10 +173,107 @@ impl EventStore for MemoryStore {
         Ok(lock(&self.data).version)
     }
 
+    async fn run_started(&self, report: &SyncReport) -> Result<(), StoreError> {
+        self.check()?;
+        lock(&self.data).runs.push((report.clone(), None));
+        Ok(())
+    }
+
+    async fn run_heartbeat(&self, run_id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.check()?;
+        for (run, heartbeat) in &mut lock(&self.data).runs {
+            if run.run_id == run_id {
+                *heartbeat = Some(at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_discarded(&self, run_id: Uuid) -> Result<(), StoreError> {
+        self.check()?;
+        lock(&self.data).runs.retain(|(run, _)| run.run_id != run_id);
+        Ok(())
+    }
+
+    async fn run(&self, provider: &str, run_id: Uuid) -> Result<Option<SyncReport>, StoreError> {
+        self.check()?;
+        Ok(lock(&self.data)
+            .runs
+            .iter()
+            .find(|(run, _)| run.run_id == run_id && run.provider == provider)
+            .map(|(run, heartbeat)| run.clone().settled(*heartbeat, Utc::now())))
+    }
+
+    async fn instance_state(&self, provider: &str) -> Result<InstanceState, StoreError> {
+        self.check()?;
+        Ok(lock(&self.data).states.get(provider).copied().unwrap_or_default())
+    }
+
+    async fn save_instance_state(&self, provider: &str, state: &InstanceState) -> Result<(), StoreError> {
+        self.check()?;
+        lock(&self.data).states.insert(provider.to_owned(), *state);
+        Ok(())
+    }
+
+    async fn apply_retention(&self, provider: &str, retention: &Retention) -> Result<(u64, u64), StoreError> {
+        self.check()?;
+        let mut data = lock(&self.data);
+        let keep = usize::try_from(retention.runs).unwrap_or(usize::MAX);
+        let mut seen = 0;
+        let before = data.runs.len();
+        // Newest first: keep the latest `keep` of the provider.
+        let mut kept: Vec<_> = data
+            .runs
+            .drain(..)
+            .rev()
+            .filter(|(run, _)| {
+                if run.provider != provider {
+                    return true;
+                }
+                seen += 1;
+                seen <= keep
+            })
+            .collect();
+        kept.reverse();
+        data.runs = kept;
+        let runs_removed = (before - data.runs.len()) as u64;
+        let cutoff = Utc::now() - chrono::Duration::from_std(retention.rejects).unwrap_or_default();
+        let before = data.rejects.len();
+        data.rejects
+            .retain(|reject| reject.provider != provider || reject.rejected_at >= cutoff);
+        Ok((runs_removed, (before - data.rejects.len()) as u64))
+    }
+
+    async fn item_count(&self, provider: &str) -> Result<u64, StoreError> {
+        self.check()?;
+        Ok(lock(&self.data)
+            .items
+            .values()
+            .filter(|item| item.record.key.provider == provider)
+            .count() as u64)
+    }
+
+    async fn retire(&self, provider: &str) -> Result<u64, StoreError> {
+        self.check()?;
+        let mut data = lock(&self.data);
+        let before = data.items.len();
+        data.items.retain(|_, item| item.record.key.provider != provider);
+        data.online.retain(|(owner, _)| owner != provider);
+        data.validators.remove(provider);
+        let retired = (before - data.items.len()) as u64;
+        if retired > 0 {
+            data.version += 1;
+        }
+        Ok(retired)
+    }
+
     async fn record_run(&self, report: &SyncReport, quarantine: &[Rejection]) -> Result<(), StoreError> {
         self.check()?;
         let mut data = lock(&self.data);
-        data.runs.push(report.clone());
+        match data.runs.iter_mut().find(|(run, _)| run.run_id == report.run_id) {
+            Some(entry) => *entry = (report.clone(), None),
+            None => data.runs.push((report.clone(), None)),
+        }
         for rejection in quarantine {
             data.rejects.push(QuarantinedRecord {
                 run_id: report.run_id,
@@ -211,13 +310,14 @@ impl EventStore for MemoryStore {
 
     async fn runs(&self, provider: &str, limit: u64) -> Result<Vec<SyncReport>, StoreError> {
         self.check()?;
+        let now = Utc::now();
         Ok(lock(&self.data)
             .runs
             .iter()
             .rev()
-            .filter(|r| r.provider == provider)
+            .filter(|(run, _)| run.provider == provider)
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .cloned()
+            .map(|(run, heartbeat)| run.clone().settled(*heartbeat, now))
             .collect())
     }
 

@@ -259,7 +259,8 @@ impl ProviderConfig {
     }
 }
 
-fn is_valid_instance_name(name: &str) -> bool {
+/// Whether `name` is a valid instance name: 1-64 characters of a-z, 0-9, `-` and `_`.
+pub fn is_valid_instance_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()

@@ -13,7 +13,7 @@ mod options;
 
 use std::sync::Arc;
 
-pub use config::{BuiltProvider, InstanceSettings, ProviderConfig};
+pub use config::{BuiltProvider, InstanceSettings, ProviderConfig, is_valid_instance_name};
 pub use options::{ConfigProblem, KeyDoc, common_keys, keys_of, parse_options};
 
 use crate::provider::Provider;

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
-pub use run::{RunStatus, SyncReport};
+pub use run::{HEARTBEAT_EVERY, InstanceState, Retention, RunStatus, STALE_AFTER, SyncReport};
 
 use crate::model::{EventRecord, LocalMoment};
 use crate::provider::{Rejection, Validators};
@@ -156,9 +156,41 @@ pub trait EventStore: Send + Sync + 'static {
     /// every process can poll it and refresh what it serves.
     async fn data_version(&self) -> Result<i64, StoreError>;
 
-    /// Records a run's report in the run history, and its rejected records (with
-    /// their raw elements) in the quarantine.
+    /// Enters a run that is starting (status `running`) in the history, so that every
+    /// process shows it running until it is recorded.
+    async fn run_started(&self, report: &SyncReport) -> Result<(), StoreError>;
+
+    /// Tells that the running run `run_id` is alive (see [`STALE_AFTER`]).
+    async fn run_heartbeat(&self, run_id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Forgets a run entered by [`run_started`](Self::run_started) that never ran
+    /// (another process held the instance).
+    async fn run_discarded(&self, run_id: Uuid) -> Result<(), StoreError>;
+
+    /// Records a finished run's report in the history (replacing its running entry),
+    /// and its rejected records (with their raw elements) in the quarantine.
     async fn record_run(&self, report: &SyncReport, quarantine: &[Rejection]) -> Result<(), StoreError>;
+
+    /// One run of `provider`, running or finished ([`SyncReport::settled`]).
+    async fn run(&self, provider: &str, run_id: Uuid) -> Result<Option<SyncReport>, StoreError>;
+
+    /// The breaker and last success of `provider`, as the last recorded run left them.
+    async fn instance_state(&self, provider: &str) -> Result<InstanceState, StoreError>;
+
+    /// Keeps `state` as `provider`'s.
+    async fn save_instance_state(&self, provider: &str, state: &InstanceState) -> Result<(), StoreError>;
+
+    /// Deletes `provider`'s runs and quarantined records past `retention`; returns how
+    /// many of each.
+    async fn apply_retention(&self, provider: &str, retention: &Retention) -> Result<(u64, u64), StoreError>;
+
+    /// How many items of `provider` are stored.
+    async fn item_count(&self, provider: &str) -> Result<u64, StoreError>;
+
+    /// Takes every item of `provider` out of the store (and out of search), with its
+    /// searchability and feed validators, in one transaction; returns how many items.
+    /// The one way items are ever deleted: an operator's explicit retirement.
+    async fn retire(&self, provider: &str) -> Result<u64, StoreError>;
 
     /// The latest `limit` rejected records of `provider`, newest first.
     async fn rejects(&self, provider: &str, limit: u64) -> Result<Vec<QuarantinedRecord>, StoreError>;
@@ -170,7 +202,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// Switches an instance's scheduled syncs on or off for every process.
     async fn set_provider_enabled(&self, provider: &str, enabled: bool) -> Result<(), StoreError>;
 
-    /// The latest `limit` reports of `provider`, newest first.
+    /// The latest `limit` reports of `provider`, newest first, running ones included
+    /// ([`SyncReport::settled`]).
     async fn runs(&self, provider: &str, limit: u64) -> Result<Vec<SyncReport>, StoreError>;
 
     /// Checks that the store answers.

@@ -1,6 +1,7 @@
 //! A run's report, as the engine writes it and the store keeps it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,11 +9,20 @@ use uuid::Uuid;
 
 use crate::provider::Rejection;
 
-/// How a run ended.
+/// How often a running run tells the store it is alive.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+/// How long a running run may go without telling the store it is alive before every
+/// process counts it as abandoned (its process stopped without finishing it).
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// How a run ended, or that it is still going on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
+    /// The run is going on (in this process or another).
+    Running,
     /// The feed was read and every record stored (or the source said nothing changed).
     Succeeded,
     /// The feed was read and every valid record stored; some records were rejected.
@@ -25,6 +35,7 @@ impl RunStatus {
     /// The lowercase name used in reports and the store.
     pub fn as_str(self) -> &'static str {
         match self {
+            RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
@@ -33,7 +44,7 @@ impl RunStatus {
 
     /// Whether the run committed what it read.
     pub fn committed(self) -> bool {
-        self != RunStatus::Failed
+        matches!(self, RunStatus::Succeeded | RunStatus::Partial)
     }
 }
 
@@ -124,6 +135,24 @@ impl SyncReport {
         }
     }
 
+    /// The report as every process reads it back: a running run whose last heartbeat
+    /// (`heartbeat`, or its start) is older than [`STALE_AFTER`] was abandoned by its
+    /// process, and nothing of it was committed.
+    pub fn settled(mut self, heartbeat: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Self {
+        let alive_at = heartbeat.unwrap_or(self.started_at);
+        let stale = chrono::Duration::from_std(STALE_AFTER).unwrap_or_default();
+        if self.status == RunStatus::Running && now - alive_at > stale {
+            self.status = RunStatus::Failed;
+            self.finished_at = alive_at;
+            self.error =
+                Some("abandoned: the process running it stopped before it finished; nothing was kept".into());
+            self.inserted = 0;
+            self.updated = 0;
+            self.unchanged = 0;
+        }
+        self
+    }
+
     /// Every archived payload of the run, in page order.
     pub fn archived_payloads(&self) -> Vec<String> {
         if self.payloads.is_empty() {
@@ -131,5 +160,64 @@ impl SyncReport {
         } else {
             self.payloads.clone()
         }
+    }
+}
+
+/// What every process knows of an instance's runs, kept by the store: the circuit
+/// breaker and the last success.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstanceState {
+    /// Failed runs in a row.
+    pub consecutive_failures: u32,
+    /// Set while the breaker is open: scheduled runs wait until then.
+    pub open_until: Option<DateTime<Utc>>,
+    /// When a run last committed.
+    pub last_success: Option<DateTime<Utc>>,
+}
+
+/// How much of the run history the store keeps (`retention.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The latest runs kept per instance (their reports); older ones are deleted.
+    pub runs: u64,
+    /// How long quarantined records are kept.
+    pub rejects: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            runs: 1000,
+            rejects: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_run_without_a_recent_heartbeat_reads_as_abandoned() {
+        let mut report = SyncReport::started("x");
+        report.status = RunStatus::Running;
+        report.inserted = 5;
+        let start = report.started_at;
+        let fresh = report.clone().settled(
+            Some(start + chrono::Duration::seconds(20)),
+            start + chrono::Duration::seconds(40),
+        );
+        assert_eq!(fresh.status, RunStatus::Running);
+        let stale = report
+            .clone()
+            .settled(Some(start), start + chrono::Duration::seconds(31));
+        assert_eq!(stale.status, RunStatus::Failed);
+        assert_eq!(stale.inserted, 0);
+        assert!(stale.error.unwrap_or_default().starts_with("abandoned"));
+        let mut done = report;
+        done.status = RunStatus::Succeeded;
+        let later = done.clone().settled(None, start + chrono::Duration::days(1));
+        assert_eq!(later.status, RunStatus::Succeeded);
+        assert!(!RunStatus::Running.committed());
     }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::store::{InstanceState, SyncReport};
+
 /// The circuit breaker's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -30,64 +32,72 @@ impl CircuitState {
     }
 }
 
-/// What the breaker remembers of an instance's runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Breaker {
-    /// Failed runs in a row.
-    pub consecutive_failures: u32,
-    /// Set while the breaker is open: scheduled runs wait until then.
-    pub open_until: Option<DateTime<Utc>>,
+/// The breaker's state of `instance` at `now`.
+pub fn circuit(instance: &InstanceState, now: DateTime<Utc>) -> CircuitState {
+    match instance.open_until {
+        None => CircuitState::Closed,
+        Some(until) if now < until => CircuitState::Open,
+        Some(_) => CircuitState::HalfOpen,
+    }
 }
 
-impl Breaker {
-    /// The state at `now`.
-    pub fn state(&self, now: DateTime<Utc>) -> CircuitState {
-        match self.open_until {
-            None => CircuitState::Closed,
-            Some(until) if now < until => CircuitState::Open,
-            Some(_) => CircuitState::HalfOpen,
-        }
+/// Counts a finished run into `instance`: a committed run closes the circuit; a failed
+/// one adds to the failures in a row, and at `threshold` opens the circuit for
+/// `cooldown` (again, after a failed probe). Returns whether it opened now.
+pub fn count_run(
+    instance: &mut InstanceState,
+    report: &SyncReport,
+    threshold: u32,
+    cooldown: Duration,
+) -> bool {
+    if report.status.committed() {
+        instance.consecutive_failures = 0;
+        instance.open_until = None;
+        instance.last_success = Some(report.finished_at);
+        return false;
     }
-
-    /// A run committed: the circuit closes.
-    pub fn succeeded(&mut self) {
-        *self = Breaker::default();
+    instance.consecutive_failures += 1;
+    if instance.consecutive_failures < threshold {
+        return false;
     }
-
-    /// A run failed at `at`; returns whether the circuit opened (again) now.
-    pub fn failed(&mut self, at: DateTime<Utc>, threshold: u32, cooldown: Duration) -> bool {
-        self.consecutive_failures += 1;
-        if self.consecutive_failures < threshold {
-            return false;
-        }
-        self.open_until = Some(at + chrono::Duration::from_std(cooldown).unwrap_or_default());
-        true
-    }
+    instance.open_until = Some(report.finished_at + chrono::Duration::from_std(cooldown).unwrap_or_default());
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RunStatus;
+
+    fn run(status: RunStatus, at: DateTime<Utc>) -> SyncReport {
+        let mut report = SyncReport::started("x");
+        report.status = status;
+        report.finished_at = at;
+        report
+    }
 
     #[test]
     fn the_breaker_opens_at_the_threshold_and_half_opens_after_the_cooldown() {
         let now = Utc::now();
         let cooldown = Duration::from_secs(60);
-        let mut breaker = Breaker::default();
-        assert!(!breaker.failed(now, 2, cooldown));
-        assert_eq!(breaker.state(now), CircuitState::Closed);
-        assert!(breaker.failed(now, 2, cooldown));
-        assert_eq!(breaker.state(now), CircuitState::Open);
-        assert_eq!(
-            breaker.state(now + chrono::Duration::seconds(61)),
-            CircuitState::HalfOpen
-        );
-        // A failed probe opens it again for another cool-down.
+        let mut state = InstanceState::default();
+        assert!(!count_run(&mut state, &run(RunStatus::Failed, now), 2, cooldown));
+        assert_eq!(circuit(&state, now), CircuitState::Closed);
+        assert!(count_run(&mut state, &run(RunStatus::Failed, now), 2, cooldown));
+        assert_eq!(circuit(&state, now), CircuitState::Open);
         let later = now + chrono::Duration::seconds(61);
-        assert!(breaker.failed(later, 2, cooldown));
-        assert_eq!(breaker.state(later), CircuitState::Open);
-        breaker.succeeded();
-        assert_eq!(breaker.state(later), CircuitState::Closed);
-        assert_eq!(breaker.consecutive_failures, 0);
+        assert_eq!(circuit(&state, later), CircuitState::HalfOpen);
+        // A failed probe opens it again for another cool-down.
+        assert!(count_run(&mut state, &run(RunStatus::Failed, later), 2, cooldown));
+        assert_eq!(circuit(&state, later), CircuitState::Open);
+        assert!(!count_run(
+            &mut state,
+            &run(RunStatus::Partial, later),
+            2,
+            cooldown
+        ));
+        assert_eq!(circuit(&state, later), CircuitState::Closed);
+        assert_eq!(state.consecutive_failures, 0);
+        assert_eq!(state.last_success, Some(later));
     }
 }

@@ -3,8 +3,8 @@
 //! the circuit breaker, and reports.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,29 +18,25 @@ use uuid::Uuid;
 use super::SyncError;
 use super::archive::PayloadArchive;
 use super::attempt::{Attempt, Source};
-use super::breaker::{Breaker, CircuitState};
+use super::breaker::{CircuitState, circuit, count_run};
 use super::report::{fail, log_report, record_metrics};
 use super::retry::RetryPolicy;
 use crate::registry::BuiltProvider;
-use crate::store::{EventStore, RunStatus, StoreError, SyncReport};
+use crate::store::{
+    EventStore, HEARTBEAT_EVERY, InstanceState, Retention, RunStatus, StoreError, SyncReport,
+};
 
-/// A configured instance and its run state.
+/// A configured instance.
 pub(super) struct Instance {
     pub built: BuiltProvider,
     pub enabled: AtomicBool,
-    running: tokio::sync::Mutex<()>,
-    pub state: Mutex<RunState>,
+    /// Held by this process's run of the instance (another process's run is seen
+    /// through the store's history and refused by the store's lock).
+    running: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// What the engine remembers of an instance's runs in this process.
-#[derive(Default)]
-pub(super) struct RunState {
-    last_report: Option<SyncReport>,
-    last_success: Option<DateTime<Utc>>,
-    pub breaker: Breaker,
-}
-
-/// What the engine tells of an instance.
+/// What the engine tells of an instance, the same in every process: its switch, and
+/// its breaker and runs as the store keeps them.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstanceStatus {
@@ -54,39 +50,30 @@ pub struct InstanceStatus {
     #[serde(with = "humantime_serde")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "5m"))]
     pub interval: Duration,
-    /// Whether a run is going on in this process.
+    /// Whether a run is going on, in any process.
     pub running: bool,
     /// The circuit breaker's state.
     pub circuit: CircuitState,
     /// Failed runs in a row.
     pub consecutive_failures: u32,
-    /// When a run last committed, in this process.
+    /// When a run last committed.
     pub last_success: Option<DateTime<Utc>>,
-    /// The last run's report in this process.
+    /// The last finished run's report.
     pub last_report: Option<SyncReport>,
 }
 
 /// Runs provider instances into a store.
 pub struct SyncEngine {
-    store: Arc<dyn EventStore>,
+    pub(super) store: Arc<dyn EventStore>,
     pub(super) instances: BTreeMap<String, Arc<Instance>>,
     batch_size: usize,
     archive: Option<PayloadArchive>,
+    retention: Retention,
     committed: watch::Sender<u64>,
     /// Where runs execute; `None`: on the caller's runtime.
     runtime: Option<tokio::runtime::Handle>,
     /// Cancelled at shutdown: every run stops at once and rolls back.
     pub(super) shutdown: CancellationToken,
-}
-
-/// Aborts the task when dropped: a caller that stops waiting cancels the run, which
-/// rolls its transaction back.
-struct AbortOnDrop<T>(JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl SyncEngine {
@@ -104,8 +91,7 @@ impl SyncEngine {
                 let instance = Instance {
                     enabled: AtomicBool::new(built.config.enabled),
                     built,
-                    running: tokio::sync::Mutex::new(()),
-                    state: Mutex::new(RunState::default()),
+                    running: Arc::new(tokio::sync::Mutex::new(())),
                 };
                 (instance.built.name.clone(), Arc::new(instance))
             })
@@ -115,6 +101,7 @@ impl SyncEngine {
             instances,
             batch_size: batch_size.max(1),
             archive,
+            retention: Retention::default(),
             committed: watch::channel(0).0,
             runtime: None,
             shutdown: CancellationToken::new(),
@@ -129,6 +116,12 @@ impl SyncEngine {
         self
     }
 
+    /// Keeps `retention` of the run history (applied after each run).
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
     /// Cancels every running sync, scheduled or not, and refuses new ones: their
     /// transactions roll back and nothing of them is ever visible. Schedules stop.
     pub fn shut_down(&self) {
@@ -140,26 +133,33 @@ impl SyncEngine {
         self.committed.subscribe()
     }
 
-    /// The configured instances, sorted by name.
-    pub fn instances(&self) -> Vec<InstanceStatus> {
+    /// The configured instances, sorted by name, with their state as the store keeps
+    /// it: every process tells the same.
+    pub async fn instances(&self) -> Result<Vec<InstanceStatus>, StoreError> {
         let now = Utc::now();
-        self.instances
-            .values()
-            .map(|instance| {
-                let state = lock(&instance.state);
-                InstanceStatus {
-                    name: instance.built.name.clone(),
-                    kind: instance.built.kind,
-                    enabled: instance.enabled.load(Ordering::Relaxed),
-                    interval: instance.built.config.interval,
-                    running: instance.running.try_lock().is_err(),
-                    circuit: state.breaker.state(now),
-                    consecutive_failures: state.breaker.consecutive_failures,
-                    last_success: state.last_success,
-                    last_report: state.last_report.clone(),
-                }
-            })
-            .collect()
+        let mut statuses = Vec::with_capacity(self.instances.len());
+        for (name, instance) in &self.instances {
+            let state = self.store.instance_state(name).await?;
+            let recent = self.store.runs(name, 2).await?;
+            let running_elsewhere = recent.first().is_some_and(|run| run.status == RunStatus::Running);
+            statuses.push(InstanceStatus {
+                name: name.clone(),
+                kind: instance.built.kind,
+                enabled: instance.enabled.load(Ordering::Relaxed),
+                interval: instance.built.config.interval,
+                running: running_elsewhere || instance.running.try_lock().is_err(),
+                circuit: circuit(&state, now),
+                consecutive_failures: state.consecutive_failures,
+                last_success: state.last_success,
+                last_report: recent.into_iter().find(|run| run.status != RunStatus::Running),
+            });
+        }
+        Ok(statuses)
+    }
+
+    /// The instance's configuration.
+    pub fn config(&self, name: &str) -> Option<&crate::registry::ProviderConfig> {
+        self.instances.get(name).map(|instance| &instance.built.config)
     }
 
     /// Whether an instance of that name is configured.
@@ -196,9 +196,19 @@ impl SyncEngine {
     }
 
     /// Runs one sync of `name` now and returns its report. A failed fetch is a
-    /// report with status `failed`, not an `Err`.
+    /// report with status `failed`, not an `Err`. The run goes on if the caller stops
+    /// waiting; only shutdown cancels it.
     pub async fn run(self: &Arc<Self>, name: &str) -> Result<SyncReport, SyncError> {
-        self.run_on_runtime(name, Source::Fetch).await
+        let (_, finished) = self.launch(name, Source::Fetch).await?;
+        finish(name, finished).await
+    }
+
+    /// Starts one sync of `name` and returns its run id at once; the run goes on in
+    /// the background and is seen through the store's history (`running`, then its
+    /// report).
+    pub async fn start(self: &Arc<Self>, name: &str) -> Result<Uuid, SyncError> {
+        let (run_id, _) = self.launch(name, Source::Fetch).await?;
+        Ok(run_id)
     }
 
     /// Re-maps the archived payloads of `name` without fetching: those of run
@@ -232,66 +242,132 @@ impl SyncEngine {
                 .map_err(|error| SyncError::NothingToReplay(format!("payload {hash}: {error}")))?;
             pages.push((hash, bytes));
         }
-        self.run_on_runtime(name, Source::Replay(pages)).await
+        let (_, finished) = self.launch(name, Source::Replay(pages)).await?;
+        finish(name, finished).await
     }
 
-    async fn run_on_runtime(self: &Arc<Self>, name: &str, source: Source) -> Result<SyncReport, SyncError> {
+    /// Takes the instance, enters the run in the store's history as running, and runs
+    /// it on the sync runtime.
+    async fn launch(
+        self: &Arc<Self>,
+        name: &str,
+        source: Source,
+    ) -> Result<(Uuid, JoinHandle<Result<SyncReport, SyncError>>), SyncError> {
         if self.shutdown.is_cancelled() {
             return Err(SyncError::ShuttingDown(name.to_owned()));
         }
-        let Some(runtime) = &self.runtime else {
-            return self.run_from(name, source).await;
-        };
-        let engine = Arc::clone(self);
-        let owned = name.to_owned();
-        let mut task = AbortOnDrop(runtime.spawn(async move { engine.run_from(&owned, source).await }));
-        match (&mut task.0).await {
-            Ok(result) => result,
-            Err(error) => Err(SyncError::Aborted(format!(
-                "the sync of {name:?} stopped: {error}"
-            ))),
-        }
-    }
-
-    async fn run_from(&self, name: &str, source: Source) -> Result<SyncReport, SyncError> {
-        let instance = self.instance(name)?;
-        let Ok(_running) = instance.running.try_lock() else {
+        let instance = Arc::clone(self.instance(name)?);
+        let Ok(running) = Arc::clone(&instance.running).try_lock_owned() else {
             return Err(SyncError::AlreadyRunning(name.to_owned()));
         };
-        let span =
-            info_span!("sync", provider = %name, kind = instance.built.kind, run_id = tracing::field::Empty);
-        let run = self.run_locked(instance, source).instrument(span);
-        let report = tokio::select! {
+        let mut report = SyncReport::started(name);
+        report.status = RunStatus::Running;
+        if let Err(error) = self.store.run_started(&report).await {
+            warn!(provider = %name, %error, "Cannot enter the run in the history; running it anyway.");
+        }
+        let run_id = report.run_id;
+        let engine = Arc::clone(self);
+        let execution = async move {
+            let _running = running;
+            engine.execute(&instance, report, source).await
+        };
+        let handle = match &self.runtime {
+            Some(runtime) => runtime.spawn(execution),
+            None => tokio::spawn(execution),
+        };
+        Ok((run_id, handle))
+    }
+
+    /// One run, from its entry in the history to its recorded report: cancelled at
+    /// once by shutdown, alive in the store while it goes on.
+    async fn execute(
+        &self,
+        instance: &Instance,
+        report: SyncReport,
+        source: Source,
+    ) -> Result<SyncReport, SyncError> {
+        let name = instance.built.name.as_str();
+        let run_id = report.run_id;
+        let span = info_span!("sync", provider = %name, kind = instance.built.kind, run_id = %run_id);
+        let run = self.run_locked(instance, report.clone(), source).instrument(span);
+        let heartbeat = async {
+            let mut beats = tokio::time::interval(HEARTBEAT_EVERY);
+            beats.tick().await;
+            loop {
+                beats.tick().await;
+                if let Err(error) = self.store.run_heartbeat(run_id, Utc::now()).await {
+                    warn!(provider = %name, %error, "Cannot tell the store the run is alive.");
+                }
+            }
+        };
+        let outcome = tokio::select! {
             biased;
             () = self.shutdown.cancelled() => {
                 warn!(provider = %name, "Sync cancelled by shutdown; nothing of it was committed.");
+                let mut cancelled = report;
+                fail(&mut cancelled, "cancelled: the service shut down; nothing of the run was kept");
+                cancelled.finished_at = Utc::now();
+                // Best effort, briefly: the process is stopping.
+                let _ = tokio::time::timeout(Duration::from_secs(1), self.store.record_run(&cancelled, &[])).await;
                 return Err(SyncError::ShuttingDown(name.to_owned()));
             }
-            report = run => report?,
+            () = heartbeat => unreachable_heartbeat(),
+            outcome = run => outcome,
         };
-        let mut state = lock(&instance.state);
-        let config = &instance.built.config;
-        if report.status.committed() {
-            state.last_success = Some(report.finished_at);
-            state.breaker.succeeded();
-        } else if state.breaker.failed(
-            report.finished_at,
-            config.breaker_threshold,
-            config.breaker_cooldown,
-        ) {
-            warn!(provider = %name, failures = state.breaker.consecutive_failures, "Circuit breaker open: scheduled runs pause for the cool-down.");
-        }
-        state.last_report = Some(report.clone());
-        record_metrics(&report, state.breaker.state(Utc::now()), state.last_success);
-        drop(state);
+        let report = match outcome {
+            Ok(report) => report,
+            Err(error) => {
+                if let Err(error) = self.store.run_discarded(run_id).await {
+                    warn!(provider = %name, %error, "Cannot take the run that never ran out of the history.");
+                }
+                return Err(error);
+            }
+        };
+        self.after_run(instance, &report).await;
         Ok(report)
     }
 
-    async fn run_locked(&self, instance: &Instance, source: Source) -> Result<SyncReport, SyncError> {
+    /// The breaker and last success kept for every process, the metrics, the history
+    /// trimmed.
+    async fn after_run(&self, instance: &Instance, report: &SyncReport) {
+        let name = instance.built.name.as_str();
+        let config = &instance.built.config;
+        let mut state = match self.store.instance_state(name).await {
+            Ok(state) => state,
+            Err(error) => {
+                warn!(provider = %name, %error, "Cannot read the breaker's state; counting from scratch.");
+                InstanceState::default()
+            }
+        };
+        if count_run(
+            &mut state,
+            report,
+            config.breaker_threshold,
+            config.breaker_cooldown,
+        ) {
+            warn!(provider = %name, failures = state.consecutive_failures, "Circuit breaker open: scheduled runs pause for the cool-down.");
+        }
+        if let Err(error) = self.store.save_instance_state(name, &state).await {
+            warn!(provider = %name, %error, "Cannot keep the breaker's state.");
+        }
+        record_metrics(report, circuit(&state, Utc::now()), state.last_success);
+        match self.store.apply_retention(name, &self.retention).await {
+            Ok((0, 0)) => {}
+            Ok((runs, rejects)) => {
+                info!(provider = %name, runs, rejects, "Old runs and quarantined records deleted (retention).")
+            }
+            Err(error) => warn!(provider = %name, %error, "Cannot apply the retention."),
+        }
+    }
+
+    async fn run_locked(
+        &self,
+        instance: &Instance,
+        mut report: SyncReport,
+        source: Source,
+    ) -> Result<SyncReport, SyncError> {
         let name = &instance.built.name;
         let config = &instance.built.config;
-        let mut report = SyncReport::started(name);
-        tracing::Span::current().record("run_id", tracing::field::display(report.run_id));
         let deadline = tokio::time::Instant::now() + config.deadline;
         let policy = RetryPolicy {
             retries: config.retries,
@@ -344,6 +420,20 @@ impl SyncEngine {
     }
 }
 
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Waits for a launched run's report.
+async fn finish(
+    name: &str,
+    finished: JoinHandle<Result<SyncReport, SyncError>>,
+) -> Result<SyncReport, SyncError> {
+    match finished.await {
+        Ok(result) => result,
+        Err(error) => Err(SyncError::Aborted(format!(
+            "the sync of {name:?} stopped: {error}"
+        ))),
+    }
+}
+
+/// The heartbeat loop never ends by itself.
+fn unreachable_heartbeat() -> Result<SyncReport, SyncError> {
+    Err(SyncError::Aborted("the heartbeat stopped".into()))
 }

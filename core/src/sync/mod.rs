@@ -20,7 +20,7 @@ pub mod retry;
 mod schedule;
 pub mod sink;
 
-pub use breaker::CircuitState;
+pub use breaker::{CircuitState, circuit};
 pub use engine::{InstanceStatus, SyncEngine};
 
 /// Why a run could not start, or stopped without a report.

@@ -61,7 +61,7 @@ pub fn log_report(report: &SyncReport) {
             elapsed_ms,
             "Sync finished."
         ),
-        RunStatus::Failed => warn!(
+        RunStatus::Failed | RunStatus::Running => warn!(
             provider = %report.provider,
             run_id = %report.run_id,
             error = report.error.as_deref().unwrap_or_default(),

@@ -9,8 +9,8 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::SyncError;
-use super::breaker::CircuitState;
-use super::engine::{SyncEngine, lock};
+use super::breaker::{CircuitState, circuit};
+use super::engine::SyncEngine;
 
 impl SyncEngine {
     /// Starts one task per instance that syncs at start-up and then every interval
@@ -40,9 +40,15 @@ impl SyncEngine {
                         if !instance.enabled.load(Ordering::Relaxed) {
                             continue;
                         }
-                        if lock(&instance.state).breaker.state(Utc::now()) == CircuitState::Open {
-                            info!(provider = %name, "Scheduled sync skipped: the circuit breaker is open.");
-                            continue;
+                        match engine.store.instance_state(&name).await {
+                            Ok(state) if circuit(&state, Utc::now()) == CircuitState::Open => {
+                                info!(provider = %name, "Scheduled sync skipped: the circuit breaker is open.");
+                                continue;
+                            }
+                            Ok(_) => {}
+                            Err(error) => {
+                                warn!(provider = %name, %error, "Cannot read the breaker's state; syncing anyway.");
+                            }
                         }
                         match engine.run(&name).await {
                             Err(SyncError::ShuttingDown(_)) => return,

@@ -11,12 +11,12 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use boxoffice_testkit::conformance::mutations;
-use boxoffice_core::provider::FeedTooLarge;
 use boxoffice_core::provider::CollectingSink;
+use boxoffice_core::provider::FeedTooLarge;
 use boxoffice_core::{EventRecord, ProviderError, Rejection};
 use boxoffice_provider_fever::generate::{FeedShape, write_feed};
 use boxoffice_provider_fever::{ParseContext, parse_feed};
+use boxoffice_testkit::conformance::mutations;
 use proptest::prelude::*;
 use tokio::io::{AsyncRead, ReadBuf};
 

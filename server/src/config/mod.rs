@@ -27,7 +27,7 @@ mod sections;
 pub use environment::{ignored_environment, is_configuration_key};
 pub use sections::{
     AdminConfig, ArchiveConfig, CorsConfig, DatabaseConfig, LogConfig, LogFormat, RateLimitConfig,
-    ServerConfig, SyncConfig, TelemetryConfig,
+    RetentionConfig, ServerConfig, SyncConfig, TelemetryConfig,
 };
 
 /// The default configuration file, read when it exists.
@@ -51,6 +51,7 @@ pub const SECTIONS: &[&str] = &[
     "sync",
     "archive",
     "telemetry",
+    "retention",
     "providers",
 ];
 
@@ -76,6 +77,9 @@ pub struct Config {
     /// The raw payload archive.
     #[serde(default)]
     pub archive: ArchiveConfig,
+    /// How much run history is kept.
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// Traces exported over OpenTelemetry.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
@@ -167,7 +171,11 @@ impl Config {
                 "must start with sqlite: or postgres:// (e.g. sqlite://./data/boxoffice.db?mode=rwc)",
             ));
         }
+        if self.retention.runs == 0 {
+            problems.push(ConfigProblem::new("retention.runs", "must be at least 1"));
+        }
         for (key, duration) in [
+            ("retention.rejects", self.retention.rejects),
             ("server.header_timeout", self.server.header_timeout),
             ("server.idle_timeout", self.server.idle_timeout),
             ("admin.failure_window", self.admin.failure_window),

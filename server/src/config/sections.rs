@@ -311,3 +311,35 @@ impl Default for ArchiveConfig {
         }
     }
 }
+
+/// `[retention]`: how much run history is kept, applied after each run. Items are
+/// never deleted by it (only `boxoffice retire` does that).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// The latest runs kept per instance (their reports); older ones are deleted.
+    pub runs: u64,
+    /// How long quarantined records are kept.
+    #[serde(with = "humantime_serde")]
+    pub rejects: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let retention = boxoffice_core::store::Retention::default();
+        Self {
+            runs: retention.runs,
+            rejects: retention.rejects,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// As the engine applies it.
+    pub fn policy(&self) -> boxoffice_core::store::Retention {
+        boxoffice_core::store::Retention {
+            runs: self.runs,
+            rejects: self.rejects,
+        }
+    }
+}

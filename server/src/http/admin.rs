@@ -3,13 +3,15 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use boxoffice_core::store::QuarantinedRecord;
 use boxoffice_core::sync::InstanceStatus;
 use boxoffice_core::{RunStatus, SyncError, SyncReport};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Admin;
@@ -59,11 +61,49 @@ pub struct ProviderPatch {
     pub enabled: bool,
 }
 
-/// Runs a sync now and answers with its report when it is done.
+/// `data` of a sync started without waiting.
+#[derive(Serialize, ToSchema)]
+pub struct RunAccepted {
+    /// The run's id.
+    pub run_id: Uuid,
+    /// `running`.
+    pub status: RunStatus,
+    /// Where the run is seen: `/admin/providers/{name}/runs/{run_id}`.
+    pub location: String,
+}
+
+/// `data` of one run.
+#[derive(Serialize, ToSchema)]
+pub struct RunAnswer {
+    /// The run's report, running or finished.
+    pub run: SyncReport,
+}
+
+/// `data` of a retirement.
+#[derive(Serialize, ToSchema)]
+pub struct RetiredAnswer {
+    /// The instance whose items were retired.
+    pub provider: String,
+    /// Items taken out of the store and of search.
+    pub retired: u64,
+    /// Whether the instance is still configured (its next sync would bring its
+    /// items back).
+    pub configured: bool,
+}
+
+/// Runs a sync now. By default answers with the report when the run is done; with
+/// `wait=false`, answers 202 at once with the run's id and `Location`, where the run
+/// is seen running, then finished with its report.
 #[utoipa::path(post, path = "/admin/providers/{name}/sync", tag = "admin", operation_id = "syncProvider",
-    params(("name" = String, Path, description = "The provider instance's name")),
+    params(
+        ("name" = String, Path, description = "The provider instance's name"),
+        ("wait" = Option<bool>, Query, description = "false: answer 202 at once instead of waiting for the report (default true)"),
+    ),
     responses(
         (status = 200, description = "The run committed (succeeded or partial)", body = Envelope<ReportAnswer>),
+        (status = 202, description = "The run started (wait=false); `Location` says where to see it", body = Envelope<RunAccepted>,
+            headers(("Location" = String, description = "/admin/providers/{name}/runs/{run_id}"))),
+        (status = 400, description = "A malformed wait", body = ErrorEnvelope),
         (status = 401, description = "No or a wrong bearer token", body = ErrorEnvelope),
         (status = 403, description = "The admin API is disabled (no token configured)", body = ErrorEnvelope),
         (status = 404, description = "No instance has this name", body = ErrorEnvelope),
@@ -76,25 +116,129 @@ pub async fn sync_now(
     _: Admin,
     State(state): State<AppState>,
     PathParam(name): PathParam<String>,
-) -> Result<Json<Envelope<ReportAnswer>>> {
-    // The run goes on if the caller goes away: an operator's sync is not cancelled
-    // by a dropped connection (shutdown cancels it).
-    let engine = std::sync::Arc::clone(&state.engine);
-    let run = tokio::spawn(async move { engine.run(&name).await });
-    let report = run.await.map_err(ApiError::internal)?.map_err(sync_error)?;
+    RawQuery(query): RawQuery,
+) -> Result<Response> {
+    if !parse_wait(query.as_deref())? {
+        let run_id = state.engine.start(&name).await.map_err(sync_error)?;
+        let location = format!("/admin/providers/{name}/runs/{run_id}");
+        let mut response = (
+            StatusCode::ACCEPTED,
+            Envelope::ok(RunAccepted {
+                run_id,
+                status: RunStatus::Running,
+                location: location.clone(),
+            }),
+        )
+            .into_response();
+        if let Ok(value) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        return Ok(response);
+    }
+    // The run goes on if the caller goes away (only shutdown cancels it).
+    let report = state.engine.run(&name).await.map_err(sync_error)?;
     // Answer once what the run committed is served.
     if let Err(error) = state.read_model.refresh().await {
         warn!(%error, "Sync committed but the read model could not be refreshed yet.");
     }
     match report.status {
-        RunStatus::Succeeded | RunStatus::Partial => Ok(Envelope::ok(ReportAnswer { report })),
-        RunStatus::Failed => Err(ApiError::new(
+        RunStatus::Succeeded | RunStatus::Partial => {
+            Ok(Envelope::ok(ReportAnswer { report }).into_response())
+        }
+        RunStatus::Failed | RunStatus::Running => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
             "provider_failed",
             report.error.clone().unwrap_or_else(|| "the sync failed".into()),
         )
         .with_data(ReportAnswer { report })),
     }
+}
+
+/// The `wait` query parameter: `true` (the default) or `false`.
+fn parse_wait(query: Option<&str>) -> Result<bool> {
+    let mut wait = true;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "wait" {
+            wait = match value.as_ref() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("wait {other:?} is neither true nor false"),
+                    ));
+                }
+            };
+        }
+    }
+    Ok(wait)
+}
+
+/// One run of the instance: running (as long as its process is alive), or finished
+/// with its report.
+#[utoipa::path(get, path = "/admin/providers/{name}/runs/{run_id}", tag = "admin", operation_id = "getRun",
+    params(
+        ("name" = String, Path, description = "The provider instance's name"),
+        ("run_id" = Uuid, Path, description = "The run's id"),
+    ),
+    responses(
+        (status = 200, description = "The run", body = Envelope<RunAnswer>),
+        (status = 400, description = "The run id is not a UUID", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorEnvelope),
+        (status = 403, description = "The admin API is disabled", body = ErrorEnvelope),
+        (status = 404, description = "No such run of this instance", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = [])))]
+pub async fn get_run(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParam((name, run_id)): PathParam<(String, String)>,
+) -> Result<Json<Envelope<RunAnswer>>> {
+    let run_id = Uuid::parse_str(&run_id).map_err(|_| {
+        ApiError::bad_request("invalid_parameter", format!("run id {run_id:?} is not a UUID"))
+    })?;
+    let run = state
+        .store
+        .run(&name, run_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{name:?} has no run {run_id}")))?;
+    Ok(Envelope::ok(RunAnswer { run }))
+}
+
+/// Retires an instance's items: takes every item of `name` out of the store and out of
+/// search (a removed or renamed instance's items would otherwise stay searchable for
+/// good). Logged and counted. Nothing else ever deletes items.
+#[utoipa::path(delete, path = "/admin/providers/{name}/items", tag = "admin", operation_id = "retireItems",
+    params(("name" = String, Path, description = "The provider instance's name, configured or not (any more)")),
+    responses(
+        (status = 200, description = "Retired; `retired` counts the items", body = Envelope<RetiredAnswer>),
+        (status = 400, description = "Not an instance name", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token", body = ErrorEnvelope),
+        (status = 403, description = "The admin API is disabled", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = [])))]
+pub async fn retire_items(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParam(name): PathParam<String>,
+) -> Result<Json<Envelope<RetiredAnswer>>> {
+    if !boxoffice_core::registry::is_valid_instance_name(&name) {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("{name:?} is not an instance name (1-64 of a-z, 0-9, '-' and '_')"),
+        ));
+    }
+    let retired = state.store.retire(&name).await?;
+    let configured = state.engine.has_instance(&name);
+    warn!(provider = %name, retired, configured, "Items retired by an operator.");
+    if let Err(error) = state.read_model.refresh().await {
+        warn!(%error, "Items retired but the read model could not be refreshed yet.");
+    }
+    Ok(Envelope::ok(RetiredAnswer {
+        provider: name,
+        retired,
+        configured,
+    }))
 }
 
 fn sync_error(error: SyncError) -> ApiError {
@@ -126,7 +270,7 @@ pub async fn list_providers(
     // Switches set through another instance count too.
     state.engine.refresh_toggles().await?;
     Ok(Envelope::ok(ProvidersAnswer {
-        providers: state.engine.instances(),
+        providers: state.engine.instances().await?,
     }))
 }
 
@@ -164,7 +308,12 @@ pub async fn patch_provider(
         .engine
         .set_enabled(&name, patch.enabled)
         .map_err(sync_error)?;
-    let provider = state.engine.instances().into_iter().find(|i| i.name == name);
+    let provider = state
+        .engine
+        .instances()
+        .await?
+        .into_iter()
+        .find(|i| i.name == name);
     Ok(Envelope::ok(ProviderAnswer { provider }))
 }
 

@@ -104,6 +104,8 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         .routes(routes!(admin::patch_provider))
         .routes(routes!(admin::list_runs))
         .routes(routes!(admin::list_rejects))
+        .routes(routes!(admin::get_run))
+        .routes(routes!(admin::retire_items))
         .split_for_parts();
     let mut documented = reads_doc;
     documented.merge(pages_doc);

@@ -61,6 +61,24 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         metrics::gauge!("boxoffice_items_served", "provider" => provider.to_string()).set(count as f64);
     }
     metrics::gauge!("boxoffice_data_version").set(snapshot.version() as f64);
+    // The breaker and last success as the store keeps them: every process reports the
+    // same, after a restart too.
+    match state.engine.instances().await {
+        Ok(instances) => {
+            for instance in instances {
+                let provider = instance.name.clone();
+                metrics::gauge!("boxoffice_sync_circuit_state", "provider" => provider.clone())
+                    .set(instance.circuit.as_gauge());
+                metrics::gauge!("boxoffice_sync_running", "provider" => provider.clone())
+                    .set(if instance.running { 1.0 } else { 0.0 });
+                if let Some(at) = instance.last_success {
+                    metrics::gauge!("boxoffice_sync_last_success_timestamp_seconds", "provider" => provider)
+                        .set(at.timestamp() as f64);
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "Cannot read the instances' state for /metrics."),
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -74,6 +74,8 @@ pub mod sync_runs {
         pub status: String,
         /// The whole report as JSON.
         pub report: String,
+        /// When a running run last said it was alive.
+        pub heartbeat_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -153,6 +155,27 @@ pub mod feed_validators {
         pub provider: String,
         pub etag: Option<String>,
         pub last_modified: Option<String>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod provider_state {
+    use sea_orm::entity::prelude::*;
+
+    /// An instance's breaker and last success, shared by every process.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "provider_state")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub provider: String,
+        pub consecutive_failures: i32,
+        pub open_until: Option<DateTimeUtc>,
+        pub last_success: Option<DateTimeUtc>,
         pub updated_at: DateTimeUtc,
     }
 

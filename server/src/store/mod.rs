@@ -2,6 +2,7 @@
 //! picked by the URL.
 //!
 //! - `queries.rs`: the trait's reads and small writes;
+//! - `history.rs`: the run history, the quarantine, the breaker's state, retention;
 //! - `transaction.rs`: one sync's writes, in one transaction, so that a failed or
 //!   cancelled run leaves the store as it was;
 //! - `convert.rs`: rows to the model and back (dates and times through
@@ -13,6 +14,7 @@
 
 mod convert;
 pub mod entity;
+mod history;
 mod queries;
 mod transaction;
 

@@ -4,23 +4,21 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use boxoffice_core::provider::{Rejection, Validators};
-use boxoffice_core::store::QuarantinedRecord;
+use boxoffice_core::store::{InstanceState, QuarantinedRecord, Retention};
 use boxoffice_core::{EventStore, SearchItem, StoreError, StoredEvent, SyncReport, SyncTransaction};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, Statement, TransactionTrait,
 };
 use std::sync::Arc;
 use uuid::Uuid;
 
 use super::convert::{SearchRow, stored_event};
-use super::entity::{
-    events, feed_validators, online_base_events, provider_settings, rejects, store_state, sync_runs,
-};
+use super::entity::{events, feed_validators, online_base_events, provider_settings, store_state};
 use super::transaction::SqlSyncTransaction;
-use super::{SeaOrmStore, corrupt, store_error, sync_lock_key};
+use super::{SeaOrmStore, store_error, sync_lock_key};
 
 #[async_trait]
 impl EventStore for SeaOrmStore {
@@ -130,60 +128,80 @@ impl EventStore for SeaOrmStore {
         Ok(state.map_or(0, |state| state.data_version))
     }
 
+    async fn run_started(&self, report: &SyncReport) -> Result<(), StoreError> {
+        self.insert_running(report).await
+    }
+
+    async fn run_heartbeat(&self, run_id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.beat(run_id, at).await
+    }
+
+    async fn run_discarded(&self, run_id: Uuid) -> Result<(), StoreError> {
+        self.discard_run(run_id).await
+    }
+
     async fn record_run(&self, report: &SyncReport, quarantine: &[Rejection]) -> Result<(), StoreError> {
-        let json = serde_json::to_string(report).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let model = sync_runs::ActiveModel {
-            run_id: Set(report.run_id),
-            provider: Set(report.provider.clone()),
-            started_at: Set(report.started_at),
-            finished_at: Set(report.finished_at),
-            status: Set(report.status.as_str().to_owned()),
-            report: Set(json),
-        };
+        self.record(report, quarantine).await
+    }
+
+    async fn run(&self, provider: &str, run_id: Uuid) -> Result<Option<SyncReport>, StoreError> {
+        self.one_run(provider, run_id).await
+    }
+
+    async fn instance_state(&self, provider: &str) -> Result<InstanceState, StoreError> {
+        self.state_of(provider).await
+    }
+
+    async fn save_instance_state(&self, provider: &str, state: &InstanceState) -> Result<(), StoreError> {
+        self.keep_state(provider, state).await
+    }
+
+    async fn apply_retention(&self, provider: &str, retention: &Retention) -> Result<(u64, u64), StoreError> {
+        self.trim(provider, retention).await
+    }
+
+    async fn item_count(&self, provider: &str) -> Result<u64, StoreError> {
+        events::Entity::find()
+            .filter(events::Column::Provider.eq(provider))
+            .count(&self.db)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn retire(&self, provider: &str) -> Result<u64, StoreError> {
         let transaction = self.db.begin().await.map_err(store_error)?;
-        sync_runs::Entity::insert(model)
-            .exec_without_returning(&transaction)
+        let retired = events::Entity::delete_many()
+            .filter(events::Column::Provider.eq(provider))
+            .exec(&transaction)
+            .await
+            .map_err(store_error)?
+            .rows_affected;
+        online_base_events::Entity::delete_many()
+            .filter(online_base_events::Column::Provider.eq(provider))
+            .exec(&transaction)
             .await
             .map_err(store_error)?;
-        for chunk in quarantine.chunks(500) {
-            let rows = chunk.iter().map(|rejection| rejects::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                run_id: Set(report.run_id),
-                provider: Set(report.provider.clone()),
-                rejected_at: Set(report.finished_at),
-                record: Set(rejection.record.clone()),
-                reason: Set(rejection.reason.clone()),
-                raw: Set(rejection.raw.clone()),
-            });
-            rejects::Entity::insert_many(rows)
-                .exec_without_returning(&transaction)
+        feed_validators::Entity::delete_by_id(provider.to_owned())
+            .exec(&transaction)
+            .await
+            .map_err(store_error)?;
+        if retired > 0 {
+            store_state::Entity::update_many()
+                .col_expr(
+                    store_state::Column::DataVersion,
+                    Expr::col(store_state::Column::DataVersion).add(1),
+                )
+                .filter(store_state::Column::Id.eq(1))
+                .exec(&transaction)
                 .await
                 .map_err(store_error)?;
         }
-        transaction.commit().await.map_err(store_error)
+        transaction.commit().await.map_err(store_error)?;
+        Ok(retired)
     }
 
     async fn rejects(&self, provider: &str, limit: u64) -> Result<Vec<QuarantinedRecord>, StoreError> {
-        Ok(rejects::Entity::find()
-            .filter(rejects::Column::Provider.eq(provider))
-            .order_by_desc(rejects::Column::RejectedAt)
-            .order_by_asc(rejects::Column::Record)
-            .limit(limit)
-            .all(&self.db)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(|row| QuarantinedRecord {
-                run_id: row.run_id,
-                provider: row.provider,
-                rejected_at: row.rejected_at,
-                rejection: Rejection {
-                    record: row.record,
-                    reason: row.reason,
-                    raw: row.raw,
-                },
-            })
-            .collect())
+        self.quarantine(provider, limit).await
     }
 
     async fn provider_toggles(&self) -> Result<HashMap<String, bool>, StoreError> {
@@ -218,16 +236,7 @@ impl EventStore for SeaOrmStore {
     }
 
     async fn runs(&self, provider: &str, limit: u64) -> Result<Vec<SyncReport>, StoreError> {
-        sync_runs::Entity::find()
-            .filter(sync_runs::Column::Provider.eq(provider))
-            .order_by_desc(sync_runs::Column::StartedAt)
-            .limit(limit)
-            .all(&self.db)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(|run| serde_json::from_str(&run.report).map_err(|_| corrupt("run report", &run.report)))
-            .collect()
+        self.latest_runs(provider, limit).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

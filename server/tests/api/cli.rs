@@ -181,3 +181,32 @@ fn an_unreachable_store_at_start_up_is_a_clear_error() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retire_counts_first_and_deletes_only_with_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    let database_url = format!("sqlite://{}/cli.db?mode=rwc", dir.path().display());
+    let config = write_config(dir.path(), &database_url, &feed.url, "");
+    let run = |args: &'static [&'static str]| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || boxoffice(&config, args))
+    };
+    assert!(
+        run(&["sync", "--provider", "fever"])
+            .await
+            .unwrap()
+            .status
+            .success()
+    );
+    let dry = run(&["retire", "--provider", "fever"]).await.unwrap();
+    assert!(!dry.status.success());
+    let said = String::from_utf8_lossy(&dry.stderr);
+    assert!(said.contains("3 item(s)") && said.contains("--yes"), "{said}");
+    let done = run(&["retire", "--provider", "fever", "--yes"]).await.unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let told = String::from_utf8_lossy(&done.stdout);
+    assert!(told.contains("retired 3 item(s) of fever"), "{told}");
+    let again = run(&["retire", "--provider", "fever", "--yes"]).await.unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("retired 0 item(s)"));
+}

@@ -1,49 +1,58 @@
 //! GET /status: an operator's page, rendered on the server. One table row per provider
-//! instance with its schedule, its last run in this process and the items it has served.
-//! Plain HTML with inline CSS: no script, no external asset; it refreshes itself every 30 s.
+//! instance with its switch, schedule, breaker, last run (from the store: every
+//! process shows the same), its rejects linked to the quarantine, a chart of its last
+//! 20 runs and the items it serves. Plain HTML with inline CSS and SVG: no script, no
+//! external asset; it refreshes itself every 30 s.
 
 use std::fmt::Write as _;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use boxoffice_core::sync::InstanceStatus;
+use boxoffice_core::sync::{CircuitState, InstanceStatus};
+use boxoffice_core::{StoreError, SyncReport};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::AppState;
 
-/// Whether the page links to `/metrics`: only when the router serves such a route.
-const LINK_METRICS: bool = true;
+mod chart;
 
-/// The operators' page: each provider instance's schedule, switch, last run and items
-/// served, rendered on the server (no script).
+/// How many runs each instance's chart shows.
+const CHART_RUNS: u64 = 20;
+
+/// The operators' page: each provider instance's switch, schedule, breaker, last run,
+/// its quarantine and the items it serves, with a chart of its last 20 runs; the same
+/// in every process (the state comes from the store). Rendered on the server, no script.
 #[utoipa::path(get, path = "/status", tag = "operations", operation_id = "statusPage",
-    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)))]
+    responses(
+        (status = 200, description = "An HTML page", content_type = "text/html", body = String),
+        (status = 503, description = "The store is unavailable: the page says so", content_type = "text/html", body = String),
+    ))]
 pub async fn status_page(State(state): State<AppState>) -> Response {
     let snapshot = state.read_model.snapshot();
     let counts = snapshot.counts_by_provider();
-    let rows: Vec<Row> = state
-        .engine
-        .instances()
-        .into_iter()
-        .map(|instance| {
-            let served = counts
-                .iter()
-                .find(|(name, _)| **name == *instance.name)
-                .map_or(0, |(_, count)| *count);
-            Row::new(instance, served)
-        })
-        .collect();
-    let page = Page {
+    let mut page = Page {
         items: snapshot.len(),
         version: snapshot.version(),
-        rows,
+        rows: Vec::new(),
         generated_at: Utc::now(),
-        link_metrics: LINK_METRICS,
+        unavailable: None,
+    };
+    match rows(&state, &counts).await {
+        Ok(rows) => page.rows = rows,
+        Err(error) => {
+            tracing::warn!(%error, "The status page cannot read the store.");
+            page.unavailable = Some(error.to_string());
+        }
+    }
+    let status = if page.unavailable.is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
     };
     (
+        status,
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             (header::CONTENT_SECURITY_POLICY, content_security_policy().clone()),
@@ -51,6 +60,19 @@ pub async fn status_page(State(state): State<AppState>) -> Response {
         Html(page.render()),
     )
         .into_response()
+}
+
+async fn rows(state: &AppState, counts: &[(std::sync::Arc<str>, usize)]) -> Result<Vec<Row>, StoreError> {
+    let mut rows = Vec::new();
+    for instance in state.engine.instances().await? {
+        let served = counts
+            .iter()
+            .find(|(name, _)| **name == *instance.name)
+            .map_or(0, |(_, count)| *count);
+        let runs = state.store.runs(&instance.name, CHART_RUNS).await?;
+        rows.push(Row::new(instance, served, runs));
+    }
+    Ok(rows)
 }
 
 /// The page runs no script and loads nothing: its policy allows only its own inline
@@ -85,51 +107,19 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// What the page shows of one run.
-struct LastRun {
-    /// `succeeded`, `failed`, or whatever else [`RunStatus::as_str`] names.
-    ///
-    /// [`RunStatus::as_str`]: boxoffice_core::sync::RunStatus::as_str
-    status: &'static str,
-    finished_at: DateTime<Utc>,
-    seen: u64,
-    inserted: u64,
-    updated: u64,
-    unchanged: u64,
-    rejected: u64,
-    error: Option<String>,
-}
-
 /// What the page shows of one instance.
 struct Row {
-    name: String,
-    kind: String,
-    enabled: bool,
-    interval: Duration,
-    running: bool,
-    last_run: Option<LastRun>,
+    instance: InstanceStatus,
     served: usize,
+    runs: Vec<SyncReport>,
 }
 
 impl Row {
-    fn new(instance: InstanceStatus, served: usize) -> Self {
+    fn new(instance: InstanceStatus, served: usize, runs: Vec<SyncReport>) -> Self {
         Self {
-            last_run: instance.last_report.map(|report| LastRun {
-                status: report.status.as_str(),
-                finished_at: report.finished_at,
-                seen: report.seen,
-                inserted: report.inserted,
-                updated: report.updated,
-                unchanged: report.unchanged,
-                rejected: report.rejected,
-                error: report.error,
-            }),
-            name: instance.name,
-            kind: instance.kind.to_owned(),
-            enabled: instance.enabled,
-            interval: instance.interval,
-            running: instance.running,
+            instance,
             served,
+            runs,
         }
     }
 }
@@ -139,7 +129,8 @@ struct Page {
     version: i64,
     rows: Vec<Row>,
     generated_at: DateTime<Utc>,
-    link_metrics: bool,
+    /// Why the instances could not be read, when the store is unavailable.
+    unavailable: Option<String>,
 }
 
 const STYLE: &str = "\
@@ -169,6 +160,13 @@ code,.mono{font-family:ui-monospace,'SFMono-Regular',Menlo,Consolas,'DejaVu Sans
 .partial{color:var(--warn);background:var(--warn-bg)}\
 .never,.no{color:var(--muted);background:var(--off-bg)}\
 .yes{color:var(--ok);background:var(--ok-bg)}\
+.closed{color:var(--ok);background:var(--ok-bg)}\
+.open{color:var(--bad);background:var(--bad-bg)}\
+.half-open{color:var(--warn);background:var(--warn-bg)}\
+.alert{padding:10px 14px;border-radius:6px;color:var(--bad);background:var(--bad-bg);margin:0 0 20px}\
+td.chart{min-width:230px}\
+svg.runs{display:block;background:var(--head);border-radius:3px}\
+a.rejects{color:var(--warn);font-weight:600}\
 .running{color:var(--run);background:var(--run-bg)}\
 .idle{color:var(--muted)}\
 .counts{white-space:nowrap}\
@@ -184,7 +182,7 @@ nav a:hover{text-decoration:underline}\
 
 impl Page {
     fn render(&self) -> String {
-        let mut html = String::with_capacity(4096 + self.rows.len() * 1024);
+        let mut html = String::with_capacity(4096 + self.rows.len() * 4096);
         html.push_str(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
@@ -201,61 +199,90 @@ impl Page {
             self.version,
             rfc3339(self.generated_at),
         );
+        if let Some(reason) = &self.unavailable {
+            let _ = writeln!(
+                html,
+                "<p class=\"alert\" id=\"unavailable\">The store is unavailable: {}. /search keeps \
+                 serving the last snapshot.</p>",
+                escape_html(reason)
+            );
+        }
         html.push_str(
             "<div class=\"scroll\">\n<table id=\"providers\">\n<caption>Provider instances</caption>\n<thead><tr>\
-             <th>Name</th><th>Kind</th><th>Enabled</th><th>Schedule</th><th>Running</th>\
+             <th>Name</th><th>Kind</th><th>Switch</th><th>Schedule</th><th>Circuit</th><th>Running</th>\
              <th>Last run</th><th>When (UTC)</th>\
              <th class=\"num\">Counts<small>seen / inserted / updated / unchanged / rejected</small></th>\
-             <th>Error</th><th class=\"num wrap\">Items served</th></tr></thead>\n<tbody>\n",
+             <th>Error</th><th class=\"wrap\">Last 20 runs<small>bar: duration, dot: records seen</small></th>\
+             <th class=\"num wrap\">Items served</th></tr></thead>\n<tbody>\n",
         );
-        if self.rows.is_empty() {
+        if self.rows.is_empty() && self.unavailable.is_none() {
             html.push_str(
-                "<tr><td colspan=\"10\" class=\"muted\">No provider instance is configured.</td></tr>\n",
+                "<tr><td colspan=\"12\" class=\"muted\">No provider instance is configured.</td></tr>\n",
             );
         }
         for row in &self.rows {
             render_row(&mut html, row);
         }
-        html.push_str("</tbody>\n</table>\n</div>\n<nav><a href=\"/docs/\">API docs</a><a href=\"/openapi.json\">OpenAPI document</a>");
-        if self.link_metrics {
-            html.push_str("<a href=\"/metrics\">Metrics</a>");
-        }
-        html.push_str("</nav>\n</main>\n</body>\n</html>\n");
+        html.push_str(
+            "</tbody>\n</table>\n</div>\n<nav><a href=\"/docs/\">API docs</a>\
+             <a href=\"/openapi.json\">OpenAPI document</a><a href=\"/metrics\">Metrics</a></nav>\n\
+             </main>\n</body>\n</html>\n",
+        );
         html
     }
 }
 
 fn render_row(html: &mut String, row: &Row) {
-    let name = escape_html(&row.name);
-    let (enabled_class, enabled) = if row.enabled { ("yes", "yes") } else { ("no", "no") };
-    let (running_class, running) = if row.running {
+    let instance = &row.instance;
+    let name = escape_html(&instance.name);
+    let (switch_class, switch) = if instance.enabled {
+        ("yes", "on")
+    } else {
+        ("no", "off")
+    };
+    let (running_class, running) = if instance.running {
         ("badge running", "running")
     } else {
         ("idle", "no")
     };
+    let circuit = match instance.circuit {
+        CircuitState::Closed => "closed",
+        CircuitState::Open => "open",
+        CircuitState::HalfOpen => "half-open",
+    };
     let _ = write!(
         html,
         "<tr data-provider=\"{name}\"><td class=\"name\">{name}</td><td class=\"kind\"><code>{kind}</code></td>\
-         <td><span class=\"badge {enabled_class}\">{enabled}</span></td>\
-         <td>every {interval}</td><td><span class=\"{running_class}\">{running}</span></td>",
-        kind = escape_html(&row.kind),
-        interval = escape_html(&humantime::format_duration(row.interval).to_string()),
+         <td><span class=\"badge {switch_class}\">{switch}</span></td>\
+         <td>every {interval}</td><td><span class=\"badge {circuit}\">{circuit}</span></td>\
+         <td><span class=\"{running_class}\">{running}</span></td>",
+        kind = escape_html(instance.kind),
+        interval = escape_html(&humantime::format_duration(instance.interval).to_string()),
     );
-    match &row.last_run {
+    match &instance.last_report {
         None => html.push_str(
             "<td><span class=\"badge never\">never</span></td><td class=\"muted\">&mdash;</td>\
              <td class=\"muted num\">&mdash;</td><td></td>",
         ),
         Some(run) => {
-            let status = escape_html(run.status);
+            let status = run.status.as_str();
             let when = rfc3339(run.finished_at);
+            let rejected = if run.rejected > 0 {
+                format!(
+                    "<a class=\"rejects\" href=\"/admin/providers/{name}/rejects\" \
+                     title=\"the quarantine (admin token)\">{}</a>",
+                    run.rejected
+                )
+            } else {
+                "0".to_owned()
+            };
             let _ = write!(
                 html,
                 "<td><span class=\"badge {status}\">{status}</span></td>\
                  <td class=\"mono when\"><time datetime=\"{when}\">{when}</time></td>\
                  <td class=\"counts num\">{} <span>/</span> {} <span>/</span> {} <span>/</span> {} \
-                 <span>/</span> {}</td>",
-                run.seen, run.inserted, run.updated, run.unchanged, run.rejected,
+                 <span>/</span> {rejected}</td>",
+                run.seen, run.inserted, run.updated, run.unchanged,
             );
             match run.error.as_deref() {
                 Some(error) => {
@@ -269,6 +296,7 @@ fn render_row(html: &mut String, row: &Row) {
             }
         }
     }
+    let _ = write!(html, "<td class=\"chart\">{}</td>", chart::runs_chart(&row.runs));
     let _ = writeln!(html, "<td class=\"num\">{}</td></tr>", row.served);
 }
 
@@ -279,6 +307,7 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn escape_html_escapes_the_five_special_characters() {
@@ -291,57 +320,70 @@ mod tests {
         assert_eq!(escape_html(""), "");
     }
 
-    fn row(name: &str, last_run: Option<LastRun>) -> Row {
-        Row {
+    fn instance(name: &str, last_report: Option<SyncReport>) -> InstanceStatus {
+        InstanceStatus {
             name: name.to_owned(),
-            kind: "fever-xml".to_owned(),
+            kind: "fever-xml",
             enabled: true,
             interval: Duration::from_secs(300),
             running: false,
-            last_run,
-            served: 7,
+            circuit: CircuitState::Closed,
+            consecutive_failures: 0,
+            last_success: None,
+            last_report,
         }
     }
 
-    fn page(rows: Vec<Row>, link_metrics: bool) -> String {
+    fn page(rows: Vec<Row>, unavailable: Option<&str>) -> String {
         Page {
             items: 7,
             version: 42,
             rows,
             generated_at: Utc::now(),
-            link_metrics,
+            unavailable: unavailable.map(str::to_owned),
         }
         .render()
     }
 
     #[test]
     fn every_dynamic_string_is_escaped() {
-        let failed = LastRun {
-            status: "failed",
-            finished_at: Utc::now(),
-            seen: 1,
-            inserted: 0,
-            updated: 0,
-            unchanged: 0,
-            rejected: 1,
-            error: Some("<b>bad</b> & \"worse\"".to_owned()),
-        };
-        let html = page(vec![row("a\"><script>x</script>", Some(failed))], false);
+        let mut failed = SyncReport::started("x");
+        failed.status = boxoffice_core::RunStatus::Failed;
+        failed.seen = 1;
+        failed.rejected = 1;
+        failed.error = Some("<b>bad</b> & \"worse\"".to_owned());
+        let name = "a\"><script>x</script>";
+        let html = page(
+            vec![Row::new(instance(name, Some(failed.clone())), 7, vec![failed])],
+            Some("<i>down</i>"),
+        );
         assert!(!html.contains("<script>"), "{html}");
-        assert!(!html.contains("<b>"), "{html}");
+        assert!(!html.contains("<b>") && !html.contains("<i>"), "{html}");
         assert!(html.contains("data-provider=\"a&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""));
         assert!(html.contains("&lt;b&gt;bad&lt;/b&gt; &amp; &quot;worse&quot;"));
         assert!(html.contains(">failed<"));
+        assert!(html.contains("id=\"unavailable\""));
     }
 
     #[test]
-    fn a_row_tells_schedule_and_never_run_and_metrics_is_linked_only_when_served() {
-        let html = page(vec![row("fever", None)], false);
+    fn a_row_tells_switch_schedule_circuit_never_run_and_its_rejects_link_to_the_quarantine() {
+        let html = page(vec![Row::new(instance("fever", None), 7, Vec::new())], None);
         assert!(html.contains("<tr data-provider=\"fever\">"));
-        assert!(html.contains("every 5m"));
-        assert!(html.contains(">never<"));
+        assert!(html.contains("every 5m") && html.contains(">on<") && html.contains(">closed<"));
+        assert!(html.contains(">never<") && html.contains("no run yet"));
         assert!(html.contains("href=\"/docs/\"") && html.contains("href=\"/openapi.json\""));
-        assert!(!html.contains("/metrics"));
-        assert!(page(Vec::new(), true).contains("href=\"/metrics\""));
+        let mut partial = SyncReport::started("fever");
+        partial.status = boxoffice_core::RunStatus::Partial;
+        partial.rejected = 2;
+        let html = page(
+            vec![Row::new(
+                instance("fever", Some(partial.clone())),
+                7,
+                vec![partial],
+            )],
+            None,
+        );
+        assert!(html.contains("href=\"/admin/providers/fever/rejects\""), "{html}");
+        assert!(html.contains("<svg class=\"runs\""));
     }
 }

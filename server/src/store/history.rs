@@ -1,0 +1,238 @@
+//! The run history every process shares: run reports (running ones included, with
+//! their heartbeat), the quarantine, each instance's breaker and last success, and
+//! their retention.
+
+use boxoffice_core::provider::Rejection;
+use boxoffice_core::store::{InstanceState, QuarantinedRecord, Retention};
+use boxoffice_core::{StoreError, SyncReport};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::entity::{provider_state, rejects, sync_runs};
+use super::{SeaOrmStore, corrupt, store_error};
+
+fn run_row(report: &SyncReport) -> Result<sync_runs::ActiveModel, StoreError> {
+    let json = serde_json::to_string(report).map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(sync_runs::ActiveModel {
+        run_id: Set(report.run_id),
+        provider: Set(report.provider.clone()),
+        started_at: Set(report.started_at),
+        finished_at: Set(report.finished_at),
+        status: Set(report.status.as_str().to_owned()),
+        report: Set(json),
+        heartbeat_at: Set(None),
+    })
+}
+
+fn report_of(row: sync_runs::Model, now: DateTime<Utc>) -> Result<SyncReport, StoreError> {
+    let report: SyncReport =
+        serde_json::from_str(&row.report).map_err(|_| corrupt("run report", &row.report))?;
+    Ok(report.settled(row.heartbeat_at, now))
+}
+
+impl SeaOrmStore {
+    pub(super) async fn insert_running(&self, report: &SyncReport) -> Result<(), StoreError> {
+        sync_runs::Entity::insert(run_row(report)?)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    pub(super) async fn beat(&self, run_id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sync_runs::Entity::update_many()
+            .col_expr(sync_runs::Column::HeartbeatAt, Expr::value(at))
+            .filter(sync_runs::Column::RunId.eq(run_id))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    pub(super) async fn discard_run(&self, run_id: Uuid) -> Result<(), StoreError> {
+        sync_runs::Entity::delete_by_id(run_id)
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// The finished report replaces the running entry, with the quarantine, at once.
+    pub(super) async fn record(
+        &self,
+        report: &SyncReport,
+        quarantine: &[Rejection],
+    ) -> Result<(), StoreError> {
+        let transaction = self.db.begin().await.map_err(store_error)?;
+        sync_runs::Entity::insert(run_row(report)?)
+            .on_conflict(
+                OnConflict::column(sync_runs::Column::RunId)
+                    .update_columns([
+                        sync_runs::Column::FinishedAt,
+                        sync_runs::Column::Status,
+                        sync_runs::Column::Report,
+                        sync_runs::Column::HeartbeatAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&transaction)
+            .await
+            .map_err(store_error)?;
+        for chunk in quarantine.chunks(500) {
+            let rows = chunk.iter().map(|rejection| rejects::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                run_id: Set(report.run_id),
+                provider: Set(report.provider.clone()),
+                rejected_at: Set(report.finished_at),
+                record: Set(rejection.record.clone()),
+                reason: Set(rejection.reason.clone()),
+                raw: Set(rejection.raw.clone()),
+            });
+            rejects::Entity::insert_many(rows)
+                .exec_without_returning(&transaction)
+                .await
+                .map_err(store_error)?;
+        }
+        transaction.commit().await.map_err(store_error)
+    }
+
+    pub(super) async fn one_run(
+        &self,
+        provider: &str,
+        run_id: Uuid,
+    ) -> Result<Option<SyncReport>, StoreError> {
+        sync_runs::Entity::find_by_id(run_id)
+            .filter(sync_runs::Column::Provider.eq(provider))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(|row| report_of(row, Utc::now()))
+            .transpose()
+    }
+
+    pub(super) async fn latest_runs(
+        &self,
+        provider: &str,
+        limit: u64,
+    ) -> Result<Vec<SyncReport>, StoreError> {
+        let now = Utc::now();
+        sync_runs::Entity::find()
+            .filter(sync_runs::Column::Provider.eq(provider))
+            .order_by_desc(sync_runs::Column::StartedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| report_of(row, now))
+            .collect()
+    }
+
+    pub(super) async fn quarantine(
+        &self,
+        provider: &str,
+        limit: u64,
+    ) -> Result<Vec<QuarantinedRecord>, StoreError> {
+        Ok(rejects::Entity::find()
+            .filter(rejects::Column::Provider.eq(provider))
+            .order_by_desc(rejects::Column::RejectedAt)
+            .order_by_asc(rejects::Column::Record)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| QuarantinedRecord {
+                run_id: row.run_id,
+                provider: row.provider,
+                rejected_at: row.rejected_at,
+                rejection: Rejection {
+                    record: row.record,
+                    reason: row.reason,
+                    raw: row.raw,
+                },
+            })
+            .collect())
+    }
+
+    pub(super) async fn state_of(&self, provider: &str) -> Result<InstanceState, StoreError> {
+        Ok(provider_state::Entity::find_by_id(provider.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(|row| InstanceState {
+                consecutive_failures: u32::try_from(row.consecutive_failures).unwrap_or_default(),
+                open_until: row.open_until,
+                last_success: row.last_success,
+            })
+            .unwrap_or_default())
+    }
+
+    pub(super) async fn keep_state(&self, provider: &str, state: &InstanceState) -> Result<(), StoreError> {
+        let row = provider_state::ActiveModel {
+            provider: Set(provider.to_owned()),
+            consecutive_failures: Set(i32::try_from(state.consecutive_failures).unwrap_or(i32::MAX)),
+            open_until: Set(state.open_until),
+            last_success: Set(state.last_success),
+            updated_at: Set(Utc::now()),
+        };
+        provider_state::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(provider_state::Column::Provider)
+                    .update_columns([
+                        provider_state::Column::ConsecutiveFailures,
+                        provider_state::Column::OpenUntil,
+                        provider_state::Column::LastSuccess,
+                        provider_state::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Deletes the runs of `provider` older than its latest `retention.runs` (their
+    /// quarantined records go with the rejects' age limit), and quarantined records
+    /// older than `retention.rejects`.
+    pub(super) async fn trim(&self, provider: &str, retention: &Retention) -> Result<(u64, u64), StoreError> {
+        let offset = retention.runs;
+        let cutoff = sync_runs::Entity::find()
+            .select_only()
+            .column(sync_runs::Column::StartedAt)
+            .filter(sync_runs::Column::Provider.eq(provider))
+            .order_by_desc(sync_runs::Column::StartedAt)
+            .offset(offset)
+            .limit(1)
+            .into_tuple::<DateTime<Utc>>()
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        let runs = match cutoff {
+            None => 0,
+            Some(oldest_removed) => {
+                sync_runs::Entity::delete_many()
+                    .filter(sync_runs::Column::Provider.eq(provider))
+                    .filter(sync_runs::Column::StartedAt.lte(oldest_removed))
+                    .exec(&self.db)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected
+            }
+        };
+        let too_old = Utc::now() - chrono::Duration::from_std(retention.rejects).unwrap_or_default();
+        let rejects = rejects::Entity::delete_many()
+            .filter(rejects::Column::Provider.eq(provider))
+            .filter(rejects::Column::RejectedAt.lt(too_old))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?
+            .rows_affected;
+        Ok((runs, rejects))
+    }
+}
