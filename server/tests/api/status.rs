@@ -206,10 +206,18 @@ async fn the_status_page_renders_in_headless_chromium() {
         );
         return;
     };
-    let (db, _feed, app) = synced_app().await;
+    let (db, feed, app) = synced_app().await;
+    // A history worth a chart: a partial run and a failed one after the first.
+    feed.serve_fixture("response_2.xml");
+    assert_eq!(app.sync().await.1["status"], "partial");
+    feed.serve(MockResponse::status(404));
+    app.sync().await;
     let url = format!("{}/status", app.address);
 
     let dom = run_chromium(binary.clone(), vec!["--dump-dom".into()], url.clone()).await;
+    let row = provider_row(&dom, "fever");
+    assert_eq!(row.matches("<rect").count(), 3, "one bar per run: {row}");
+    assert!(row.contains("class=\"run partial\"") && row.contains("class=\"run failed\""), "{row}");
     assert!(dom.contains("<table id=\"providers\""), "{dom}");
     let row = provider_row(&dom, "fever");
     assert!(row.contains("succeeded") && row.contains("fever-xml"), "{row}");
@@ -220,7 +228,7 @@ async fn the_status_page_renders_in_headless_chromium() {
         binary,
         vec![
             format!("--screenshot={}", png.display()),
-            "--window-size=1280,800".into(),
+            "--window-size=1600,600".into(),
             "--hide-scrollbars".into(),
         ],
         url,
