@@ -7,6 +7,7 @@ mod m20261126_000001_create_events;
 mod m20261126_000002_quarantine_and_toggles;
 mod m20261126_000003_feed_validators;
 mod m20261126_000004_run_state;
+mod m20261126_000005_zones_apart;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_quarantine_and_toggles::Migration),
             Box::new(m20261126_000003_feed_validators::Migration),
             Box::new(m20261126_000004_run_state::Migration),
+            Box::new(m20261126_000005_zones_apart::Migration),
         ]
     }
 }

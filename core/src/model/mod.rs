@@ -6,6 +6,7 @@
 //! restart and machine, and distinct between providers and between base events that
 //! reuse a session id.
 
+mod digest;
 pub mod format;
 pub mod time;
 pub mod window;
@@ -16,7 +17,6 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use self::time::local_to_instant;
@@ -192,13 +192,10 @@ impl EventRecord {
     }
 
     /// A digest of everything the provider said about the item, to skip rewriting
-    /// records that did not change. Stable for equal records.
+    /// records that did not change: equal for equal records, different as soon as one
+    /// field differs (see `digest.rs`).
     pub fn content_hash(&self) -> String {
-        // Serializing a plain struct is deterministic (field order is the
-        // declaration order), and cannot fail: no maps with non-string keys.
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        let digest = Sha256::digest(&bytes);
-        digest.iter().map(|byte| format!("{byte:02x}")).collect()
+        digest::content_hash(self)
     }
 
     /// Checks the invariants every provider must respect; the reason when broken.
@@ -259,6 +256,57 @@ mod tests {
             Uuid::new_v5(&ID_NAMESPACE, "fever\u{1f}291\u{1f}291".as_bytes()).to_string()
         );
         assert_eq!(ID_NAMESPACE.to_string(), "6b0f4f3e-2d1c-4a5b-9e8f-7a6b5c4d3e2f");
+    }
+
+    fn record() -> EventRecord {
+        let at = NaiveDate::from_ymd_opt(2021, 6, 30)
+            .and_then(|d| d.and_hms_opt(21, 0, 0))
+            .unwrap_or_default();
+        EventRecord {
+            key: key("fever", "291", "291"),
+            title: "Camela".into(),
+            sell_mode: SellMode::Online,
+            organizer_company_id: None,
+            sold_out: false,
+            start: LocalMoment::from_local(at, chrono_tz::UTC),
+            end: None,
+            sell_from: None,
+            sell_to: None,
+            zones: vec![zone(10, "20.00"), zone(0, "15.00")],
+        }
+    }
+
+    #[test]
+    fn the_content_hash_is_stable_and_sees_every_field() {
+        let base = record();
+        let hash = base.content_hash();
+        assert_eq!(hash.len(), 64);
+        assert_eq!(hash, record().content_hash());
+        let mut changes: Vec<EventRecord> = Vec::new();
+        let mut change = |edit: &dyn Fn(&mut EventRecord)| {
+            let mut copy = base.clone();
+            edit(&mut copy);
+            changes.push(copy);
+        };
+        change(&|r| r.title.push('!'));
+        change(&|r| r.sell_mode = SellMode::Offline);
+        change(&|r| r.organizer_company_id = Some(String::new()));
+        change(&|r| r.sold_out = true);
+        change(&|r| r.start.time = None);
+        change(&|r| r.end = Some(r.start));
+        change(&|r| r.sell_from = Some(r.start.date.and_hms_opt(0, 0, 0).unwrap_or_default()));
+        change(&|r| r.zones[0].capacity = 11);
+        change(&|r| r.zones[0].price = Decimal::from_str("20.0").unwrap_or_default());
+        change(&|r| r.zones[1].numbered = false);
+        change(&|r| r.zones.pop().map(drop).unwrap_or_default());
+        // Parts that run into each other.
+        change(&|r| {
+            r.key.base_event_id = "29".into();
+            r.key.event_id = "1291".into();
+        });
+        for (index, changed) in changes.iter().enumerate() {
+            assert_ne!(changed.content_hash(), hash, "change #{index} went unseen");
+        }
     }
 
     #[test]

@@ -86,7 +86,7 @@ impl Attempt<'_> {
             }
         };
         let finished = async {
-            let (mut transaction, sink) = sink.finish().await?;
+            let (mut transaction, mut sink) = sink.finish().await?;
             match read {
                 Read::NotModified => {
                     report.not_modified = true;
@@ -102,7 +102,7 @@ impl Attempt<'_> {
                 }
             }
             commit(transaction).await?;
-            Ok::<_, StoreError>(sink.quarantine)
+            Ok::<_, StoreError>(std::mem::take(&mut sink.quarantine))
         };
         Ok(finished.await.map_err(sink_error))
     }

@@ -1,10 +1,17 @@
 //! The engine's [`RecordSink`]: validates each record, drops in-feed duplicates and
 //! writes batches into the run's transaction as the provider parses.
+//!
+//! Writing is pipelined: a writer task owns the transaction and writes one batch while
+//! the provider parses the next (the database works on its own thread or server, so
+//! the two overlap). At most one batch waits for the writer: memory stays bounded by
+//! two batches, whatever the feed's size.
 
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -27,12 +34,15 @@ pub struct SinkCounts {
     pub rejected: u64,
 }
 
+/// What the writer task gives back: the transaction to finish, and what it wrote.
+type Written = Result<(Box<dyn SyncTransaction>, BatchOutcome), StoreError>;
+
 /// Batches records into the run's transaction as the provider parses them.
 pub struct BatchingSink {
-    transaction: Option<Box<dyn SyncTransaction>>,
+    batches: Option<mpsc::Sender<Vec<EventRecord>>>,
+    writer: Option<JoinHandle<Written>>,
     batch: Vec<EventRecord>,
     batch_size: usize,
-    seen_at: DateTime<Utc>,
     seen_ids: HashSet<Uuid>,
     /// What the batches did.
     pub outcome: BatchOutcome,
@@ -49,11 +59,13 @@ impl BatchingSink {
     /// A sink writing into `transaction`, `batch_size` records at a time, stamping
     /// them seen at `seen_at`.
     pub fn new(transaction: Box<dyn SyncTransaction>, batch_size: usize, seen_at: DateTime<Utc>) -> Self {
+        let (batches, received) = mpsc::channel(1);
+        let writer = tokio::spawn(write_batches(transaction, received, seen_at));
         Self {
-            transaction: Some(transaction),
+            batches: Some(batches),
+            writer: Some(writer),
             batch: Vec::with_capacity(batch_size),
             batch_size,
-            seen_at,
             seen_ids: HashSet::new(),
             outcome: BatchOutcome::default(),
             counts: SinkCounts::default(),
@@ -62,42 +74,57 @@ impl BatchingSink {
         }
     }
 
-    fn transaction(&mut self) -> Result<&mut Box<dyn SyncTransaction>, StoreError> {
-        self.transaction
-            .as_mut()
-            .ok_or_else(|| StoreError::Backend("the sync transaction is already committed".into()))
-    }
-
+    /// Hands the pending batch to the writer (waiting while it writes the one before).
     async fn flush(&mut self) -> Result<(), StoreError> {
         if self.batch.is_empty() {
             return Ok(());
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
-        let span = tracing::debug_span!("batch", records = batch.len());
-        let seen_at = self.seen_at;
-        let outcome = self
-            .transaction()?
-            .upsert(batch, seen_at)
-            .instrument(span)
-            .await?;
-        self.outcome += outcome;
-        Ok(())
+        let sent = match &self.batches {
+            Some(batches) => batches.send(batch).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The writer stopped: a batch failed. Its error says why.
+        match self.join_writer().await {
+            Err(error) => Err(error),
+            Ok(_) => Err(StoreError::Backend("the batch writer stopped".into())),
+        }
+    }
+
+    async fn join_writer(&mut self) -> Written {
+        self.batches = None;
+        let writer = self
+            .writer
+            .take()
+            .ok_or_else(|| StoreError::Backend("the sync transaction is already finished".into()))?;
+        writer
+            .await
+            .map_err(|error| StoreError::Backend(format!("the batch writer stopped: {error}")))?
     }
 
     /// Writes what is left and hands the transaction back for the engine to finish.
     pub async fn finish(mut self) -> Result<(Box<dyn SyncTransaction>, Self), StoreError> {
         self.flush().await?;
-        let transaction = self
-            .transaction
-            .take()
-            .ok_or_else(|| StoreError::Backend("the sync transaction is already committed".into()))?;
+        let (transaction, outcome) = self.join_writer().await?;
+        self.outcome = outcome;
         Ok((transaction, self))
     }
 
-    /// Takes the transaction without writing what is pending (the run failed).
+    /// Drops the transaction without writing what is pending (the run failed): nothing
+    /// of it is kept.
     pub fn abandon(mut self) -> Self {
-        self.transaction = None;
+        self.stop_writer();
         self
+    }
+
+    fn stop_writer(&mut self) {
+        self.batches = None;
+        if let Some(writer) = self.writer.take() {
+            writer.abort();
+        }
     }
 
     fn name(record: &EventRecord) -> String {
@@ -106,6 +133,28 @@ impl BatchingSink {
             record.key.base_event_id, record.key.event_id
         )
     }
+}
+
+impl Drop for BatchingSink {
+    /// A run dropped half-way (cancelled) stops its writer: the transaction rolls back.
+    fn drop(&mut self) {
+        self.stop_writer();
+    }
+}
+
+/// The writer task: writes each batch it receives into the transaction, in order;
+/// stops at the first failure.
+async fn write_batches(
+    mut transaction: Box<dyn SyncTransaction>,
+    mut batches: mpsc::Receiver<Vec<EventRecord>>,
+    seen_at: DateTime<Utc>,
+) -> Written {
+    let mut outcome = BatchOutcome::default();
+    while let Some(batch) = batches.recv().await {
+        let span = tracing::debug_span!("batch", records = batch.len());
+        outcome += transaction.upsert(batch, seen_at).instrument(span).await?;
+    }
+    Ok((transaction, outcome))
 }
 
 #[async_trait]

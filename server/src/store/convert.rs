@@ -12,7 +12,7 @@ use sea_orm::FromQueryResult;
 use uuid::Uuid;
 
 use super::corrupt;
-use super::entity::events;
+use super::entity::{event_zones, events};
 
 fn parse_date(value: &str) -> Result<NaiveDate, StoreError> {
     format::parse_date(value).ok_or_else(|| corrupt("date", value))
@@ -56,7 +56,6 @@ pub(super) fn active_model(
     seen_at: DateTime<Utc>,
 ) -> events::ActiveModel {
     let range = record.price_range();
-    let zones = serde_json::to_string(&record.zones).unwrap_or_else(|_| "[]".into());
     events::ActiveModel {
         id: Set(record.id()),
         provider: Set(record.key.provider.clone()),
@@ -74,7 +73,6 @@ pub(super) fn active_model(
         ends_at: Set(record.ends_at().timestamp()),
         sell_from: Set(record.sell_from.map(format::local_date_time)),
         sell_to: Set(record.sell_to.map(format::local_date_time)),
-        zones: Set(zones),
         min_price: Set(range.map(|r| r.min.to_string())),
         max_price: Set(range.map(|r| r.max.to_string())),
         content_hash: Set(hash),
@@ -84,8 +82,56 @@ pub(super) fn active_model(
     }
 }
 
-pub(super) fn stored_event(model: events::Model, searchable: bool) -> Result<StoredEvent, StoreError> {
-    let zones: Vec<Zone> = serde_json::from_str(&model.zones).map_err(|_| corrupt("zones", &model.zones))?;
+/// An item's zones as stored: one array per zone, `[zone_id, name, capacity,
+/// "price", numbered]`, half the bytes of objects with named members.
+pub(super) fn encode_zones(zones: &[Zone]) -> String {
+    let compact: Vec<(&str, &str, u32, &rust_decimal::Decimal, bool)> = zones
+        .iter()
+        .map(|zone| {
+            (
+                zone.zone_id.as_str(),
+                zone.name.as_str(),
+                zone.capacity,
+                &zone.price,
+                zone.numbered,
+            )
+        })
+        .collect();
+    // Strings, numbers and booleans always serialize.
+    serde_json::to_string(&compact).unwrap_or_else(|_| "[]".into())
+}
+
+/// Reads [`encode_zones`]'s output, or the objects written before it.
+pub(super) fn decode_zones(text: &str) -> Result<Vec<Zone>, StoreError> {
+    type Compact = (String, String, u32, rust_decimal::Decimal, bool);
+    if let Ok(compact) = serde_json::from_str::<Vec<Compact>>(text) {
+        return Ok(compact
+            .into_iter()
+            .map(|(zone_id, name, capacity, price, numbered)| Zone {
+                zone_id,
+                name,
+                capacity,
+                price,
+                numbered,
+            })
+            .collect());
+    }
+    serde_json::from_str(text).map_err(|_| corrupt("zones", text))
+}
+
+pub(super) fn zones_row(record: &EventRecord) -> event_zones::ActiveModel {
+    event_zones::ActiveModel {
+        id: Set(record.id()),
+        zones: Set(encode_zones(&record.zones)),
+    }
+}
+
+pub(super) fn stored_event(
+    model: events::Model,
+    zones: &str,
+    searchable: bool,
+) -> Result<StoredEvent, StoreError> {
+    let zones = decode_zones(zones)?;
     let end = match model.end_date.as_deref() {
         Some(date) => Some(moment(date, model.end_time.as_deref(), model.ends_at)?),
         None => None,
@@ -149,5 +195,27 @@ impl SearchRow {
             min_price: parse_price(self.min_price.as_deref())?,
             max_price: parse_price(self.max_price.as_deref())?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zones_are_stored_compact_and_both_forms_read_back() {
+        let zones = vec![Zone {
+            zone_id: "186".into(),
+            name: "Amfiteatre \"B\"".into(),
+            capacity: 14,
+            price: rust_decimal::Decimal::from_str("65.00").unwrap_or_default(),
+            numbered: false,
+        }];
+        let text = encode_zones(&zones);
+        assert_eq!(text, r#"[["186","Amfiteatre \"B\"",14,"65.00",false]]"#);
+        assert_eq!(decode_zones(&text).ok(), Some(zones.clone()));
+        let old = serde_json::to_string(&zones).unwrap_or_default();
+        assert_eq!(decode_zones(&old).ok(), Some(zones));
+        assert!(decode_zones("{").is_err());
     }
 }

@@ -24,7 +24,6 @@ pub mod events {
         pub ends_at: i64,
         pub sell_from: Option<String>,
         pub sell_to: Option<String>,
-        pub zones: String,
         pub min_price: Option<String>,
         pub max_price: Option<String>,
         pub content_hash: String,
@@ -177,6 +176,26 @@ pub mod provider_state {
         pub open_until: Option<DateTimeUtc>,
         pub last_success: Option<DateTimeUtc>,
         pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod event_zones {
+    use sea_orm::entity::prelude::*;
+
+    /// An item's zones, apart from its row (written only when the item changes).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "event_zones")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// `[[zone_id, name, capacity, "price", numbered], …]` (or, written before
+        /// 2026-11-26, `[{"zone_id": …}, …]`).
+        pub zones: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

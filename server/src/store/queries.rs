@@ -16,7 +16,9 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::convert::{SearchRow, stored_event};
-use super::entity::{events, feed_validators, online_base_events, provider_settings, store_state};
+use super::entity::{
+    event_zones, events, feed_validators, online_base_events, provider_settings, store_state,
+};
 use super::transaction::SqlSyncTransaction;
 use super::{SeaOrmStore, store_error, sync_lock_key};
 
@@ -117,7 +119,13 @@ impl EventStore for SeaOrmStore {
                 .await
                 .map_err(store_error)?
                 .is_some();
-        stored_event(model, searchable).map(Some)
+        let zones = event_zones::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(|row| row.zones)
+            .unwrap_or_else(|| "[]".into());
+        stored_event(model, &zones, searchable).map(Some)
     }
 
     async fn data_version(&self) -> Result<i64, StoreError> {
@@ -170,6 +178,19 @@ impl EventStore for SeaOrmStore {
 
     async fn retire(&self, provider: &str) -> Result<u64, StoreError> {
         let transaction = self.db.begin().await.map_err(store_error)?;
+        event_zones::Entity::delete_many()
+            .filter(
+                event_zones::Column::Id.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(events::Column::Id)
+                        .from(events::Entity)
+                        .and_where(events::Column::Provider.eq(provider))
+                        .to_owned(),
+                ),
+            )
+            .exec(&transaction)
+            .await
+            .map_err(store_error)?;
         let retired = events::Entity::delete_many()
             .filter(events::Column::Provider.eq(provider))
             .exec(&transaction)

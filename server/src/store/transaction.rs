@@ -11,8 +11,8 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, Q
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
-use super::convert::active_model;
-use super::entity::{events, feed_validators, online_base_events, store_state};
+use super::convert::{active_model, zones_row};
+use super::entity::{event_zones, events, feed_validators, online_base_events, store_state};
 use super::store_error;
 
 /// One sync's writes.
@@ -66,6 +66,7 @@ impl SyncTransaction for SqlSyncTransaction {
             .collect();
 
         let mut writes = Vec::new();
+        let mut zones = Vec::new();
         let mut unchanged = Vec::new();
         let mut online_bases = HashSet::new();
         for record in &records {
@@ -84,10 +85,12 @@ impl SyncTransaction for SqlSyncTransaction {
                 Some(_) => {
                     outcome.updated += 1;
                     writes.push(active_model(record, hash, seen_at));
+                    zones.push(zones_row(record));
                 }
                 None => {
                     outcome.inserted += 1;
                     writes.push(active_model(record, hash, seen_at));
+                    zones.push(zones_row(record));
                 }
             }
         }
@@ -110,7 +113,6 @@ impl SyncTransaction for SqlSyncTransaction {
                     C::EndsAt,
                     C::SellFrom,
                     C::SellTo,
-                    C::Zones,
                     C::MinPrice,
                     C::MaxPrice,
                     C::ContentHash,
@@ -120,6 +122,15 @@ impl SyncTransaction for SqlSyncTransaction {
                 .to_owned();
             events::Entity::insert_many(writes)
                 .on_conflict(on_conflict)
+                .exec_without_returning(tx)
+                .await
+                .map_err(store_error)?;
+            event_zones::Entity::insert_many(zones)
+                .on_conflict(
+                    OnConflict::column(event_zones::Column::Id)
+                        .update_column(event_zones::Column::Zones)
+                        .to_owned(),
+                )
                 .exec_without_returning(tx)
                 .await
                 .map_err(store_error)?;

@@ -16,6 +16,7 @@ mod environment;
 mod events;
 mod faults;
 mod hostile;
+mod migrations;
 mod operations;
 mod ops_docs;
 mod provider_kit;

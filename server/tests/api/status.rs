@@ -217,7 +217,10 @@ async fn the_status_page_renders_in_headless_chromium() {
     let dom = run_chromium(binary.clone(), vec!["--dump-dom".into()], url.clone()).await;
     let row = provider_row(&dom, "fever");
     assert_eq!(row.matches("<rect").count(), 3, "one bar per run: {row}");
-    assert!(row.contains("class=\"run partial\"") && row.contains("class=\"run failed\""), "{row}");
+    assert!(
+        row.contains("class=\"run partial\"") && row.contains("class=\"run failed\""),
+        "{row}"
+    );
     assert!(dom.contains("<table id=\"providers\""), "{dom}");
     let row = provider_row(&dom, "fever");
     assert!(row.contains("succeeded") && row.contains("fever-xml"), "{row}");
