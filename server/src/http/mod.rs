@@ -1,9 +1,11 @@
 //! The HTTP API: routes, shared state and the middleware stack.
 //!
-//! From the socket inwards: request-id sanitizing and assignment, tracing, the
-//! security headers, the response policy (every error in the envelope, admin answers
-//! not cached), the guard (query size, rate limit), metrics, then the routes; public
-//! routes also have the request timeout.
+//! From the socket inwards: one front layer (`policy.rs`: request-id sanitizing and
+//! assignment, tracing, the security headers, the response policy — every error in
+//! the envelope, admin answers not cached — and the guard: query size, rate limit),
+//! metrics, then the routes; public routes also have the request timeout. Each layer
+//! is a plain tower layer with its own future type, not a `from_fn` middleware: the
+//! hot path pays one boxed future for the whole stack beside the router's own.
 
 mod admin;
 mod auth;
@@ -17,21 +19,23 @@ mod policy;
 mod search;
 mod status;
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::Request;
 use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Redirect;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use boxoffice_core::store::EventStore;
 use boxoffice_core::sync::SyncEngine;
-use tower::util::MapRequestLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower::{Layer, Service};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 pub use auth::AdminAuth;
 pub use error::{ApiError, Envelope, ErrorBody, Result};
@@ -84,7 +88,7 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
         .route("/metrics", get(ops::metrics))
         .merge(docs)
-        .layer(axum::middleware::from_fn_with_state(request_timeout, timeout));
+        .layer(TimeoutLayer::new(request_timeout));
     Router::new()
         .merge(public)
         .route("/admin/providers", get(admin::list_providers))
@@ -96,55 +100,104 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
         .route("/admin/providers/{name}/runs", get(admin::list_runs))
         .route("/admin/providers/{name}/rejects", get(admin::list_rejects))
         // Route layers skip the fallback: it gets the metrics layer of its own.
-        .fallback(not_found.layer(axum::middleware::from_fn(crate::metrics::track)))
+        .fallback(not_found.layer(crate::metrics::TrackLayer))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .route_layer(axum::middleware::from_fn(crate::metrics::track))
-        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
-        .layer(axum::middleware::from_fn(policy::response_policy))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(PropagateRequestIdLayer::new(policy::X_REQUEST_ID.clone()))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                let request_id = request
-                    .headers()
-                    .get(&policy::X_REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-            }),
-        )
-        .layer(SetRequestIdLayer::new(policy::X_REQUEST_ID.clone(), MakeRequestUuid))
-        .layer(MapRequestLayer::new(policy::sanitize_request_id))
+        .route_layer(crate::metrics::TrackLayer)
+        .layer(policy::FrontLayer::new(guard))
 }
 
 /// Answers 503 in the error envelope when a public request takes longer than
-/// `server.request_timeout` (dropping the handler's future cancels its work).
-async fn timeout(
-    State(limit): State<Duration>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            format!("the request took longer than {}s", limit.as_secs_f64()),
-        )
-        .into_response(),
+/// `server.request_timeout` (dropping the handler's future cancels its work). The
+/// timer is only armed when the handler does not answer at its first poll, which a
+/// /search answered from memory always does: no timer per request on the hot path.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeoutLayer {
+    limit: Duration,
+}
+
+impl TimeoutLayer {
+    /// Requests get `limit`.
+    pub fn new(limit: Duration) -> Self {
+        Self { limit }
+    }
+}
+
+impl<S> Layer<S> for TimeoutLayer {
+    type Service = Timeout<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Timeout {
+            inner,
+            limit: self.limit,
+        }
+    }
+}
+
+/// The service of [`TimeoutLayer`].
+#[derive(Debug, Clone)]
+pub struct Timeout<S> {
+    inner: S,
+    limit: Duration,
+}
+
+impl<S> Service<Request> for Timeout<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = TimeoutFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        TimeoutFuture {
+            inner: self.inner.call(request),
+            deadline: tokio::time::Instant::now() + self.limit,
+            limit: self.limit,
+            sleep: None,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Timeout`].
+    pub struct TimeoutFuture<F> {
+        #[pin]
+        inner: F,
+        deadline: tokio::time::Instant,
+        limit: Duration,
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+    }
+}
+
+impl<F> Future for TimeoutFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(response) = this.inner.poll(cx) {
+            return Poll::Ready(response);
+        }
+        if this.sleep.is_none() {
+            this.sleep.set(Some(tokio::time::sleep_until(*this.deadline)));
+        }
+        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Ok(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!("the request took longer than {}s", this.limit.as_secs_f64()),
+            )
+            .into_response())),
+            _ => Poll::Pending,
+        }
     }
 }
 
@@ -176,10 +229,7 @@ mod tests {
                     "late"
                 }),
             )
-            .layer(axum::middleware::from_fn_with_state(
-                Duration::from_millis(50),
-                timeout,
-            ));
+            .layer(TimeoutLayer::new(Duration::from_millis(50)));
         let request = axum::http::Request::builder()
             .uri("/slow")
             .body(Body::empty())
