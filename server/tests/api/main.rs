@@ -12,5 +12,6 @@ mod events;
 mod faults;
 mod hostile;
 mod routes;
+mod search_cache;
 mod shutdown;
 mod status;
