@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def read_run(path):
-    """(req/s, p50 s, p99 s, non-2xx or error count) of one run."""
+    """(req/s, p50 s, p99 s, non-2xx or error count, bytes per response) of one run."""
     text = Path(path).read_text()
     if path.endswith(".json"):
         data = json.loads(text)
@@ -26,12 +26,14 @@ def read_run(path):
         percentiles = data.get("latencyPercentiles", {})
         codes = data.get("statusCodeDistribution", {})
         bad = sum(n for code, n in codes.items() if not str(code).startswith(("2", "3")))
-        bad += sum(data.get("errorDistribution", {}).values())
+        # Requests still in flight when the duration ends are cut off, not failed.
+        bad += sum(n for error, n in data.get("errorDistribution", {}).items() if "deadline" not in error)
         return (
             summary["requestsPerSec"],
             percentiles.get("p50") or 0.0,
             percentiles.get("p99") or 0.0,
             bad,
+            summary.get("sizePerRequest") or 0,
         )
     # wrk --latency
     def seconds(value, unit):
@@ -40,7 +42,7 @@ def read_run(path):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     lat = {m.group(1): seconds(m.group(2), m.group(3)) for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", text, re.M)}
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    return rps, lat.get("50", 0.0), lat.get("99", 0.0), int(bad.group(1)) if bad else 0
+    return rps, lat.get("50", 0.0), lat.get("99", 0.0), int(bad.group(1)) if bad else 0, 0
 
 
 def summarize(paths):
@@ -53,15 +55,17 @@ def summarize(paths):
         "p50": statistics.median(r[1] for r in runs),
         "p99": statistics.median(r[2] for r in runs),
         "bad": sum(r[3] for r in runs),
+        "bytes": max(r[4] for r in runs),
         "rounds": len(runs),
     }
 
 
 def line(s):
     bad = f", {s['bad']} non-2xx/errors" if s["bad"] else ""
+    size = f", {s['bytes']:,} B" if s["bytes"] else ""
     return (
-        f"{s['rps']:>9,.0f} req/s (spread {s['min']:,.0f}-{s['max']:,.0f}, {s['rounds']} rounds), "
-        f"p50 {s['p50'] * 1e3:.2f} ms, p99 {s['p99'] * 1e3:.2f} ms{bad}"
+        f"{s['rps']:>7,.0f} req/s ({s['min']:,.0f}-{s['max']:,.0f}), "
+        f"p50 {s['p50'] * 1e3:.2f} ms, p99 {s['p99'] * 1e3:.2f} ms{size}{bad}"
     )
 
 
@@ -75,7 +79,8 @@ def table(directory):
         groups[(window, coding, server)].append(path)
     order = {"plain": 0, "gzip": 1, "br": 2}
     keys = sorted({(w, c) for (w, c, _) in groups}, key=lambda k: (k[0] != "narrow", k[0], order.get(k[1], 9)))
-    print(f"{'window':<8} {'coding':<6} {'Boxoffice':>60} | {'nginx':>60} | ratio")
+    print("median of the rounds (min-max of req/s); B = bytes per response as received")
+    print(f"{'window':<8} {'coding':<6} {'Boxoffice':>62} | {'nginx':>62} | ratio")
     for window, coding in keys:
         box = groups.get((window, coding, "boxoffice"))
         ngx = groups.get((window, coding, "nginx"))
@@ -83,8 +88,8 @@ def table(directory):
         ngx_s = summarize(ngx) if ngx else None
         ratio = f"{box_s['rps'] / ngx_s['rps']:.2f}" if box_s and ngx_s else "-"
         print(
-            f"{window:<8} {coding:<6} {line(box_s) if box_s else '-':>60} | "
-            f"{line(ngx_s) if ngx_s else 'not served (no module)':>60} | {ratio}"
+            f"{window:<8} {coding:<6} {line(box_s) if box_s else '-':>62} | "
+            f"{line(ngx_s) if ngx_s else 'not served (no module)':>62} | {ratio}"
         )
 
 

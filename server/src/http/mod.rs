@@ -79,8 +79,14 @@ pub fn router(state: AppState, request_timeout: Duration, guard: guard::GuardCon
         ));
     // Public routes answer within the request timeout; admin routes do not: a sync of
     // a large feed may take longer, and its caller waits for the report.
+    // /search gets a state of its own: one `Arc` to clone per request instead of
+    // every field of `AppState`.
+    let search_state = Arc::new(search::SearchState {
+        read_model: Arc::clone(&state.read_model),
+        cache_control: state.search_cache_control.clone(),
+    });
     let public = Router::new()
-        .route("/search", get(search::search))
+        .route("/search", get(search::search).with_state(search_state))
         .route("/events/{id}", get(events::get_event))
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))

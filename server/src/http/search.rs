@@ -15,10 +15,19 @@ use boxoffice_core::store::SearchWindow;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 
-use super::AppState;
+use std::sync::Arc;
+
 use super::error::{ApiError, Result};
 use crate::read_model::cache::etags;
-use crate::read_model::{Cursor, Encoding, Rendered, SearchKey, SearchQuery};
+use crate::read_model::{Cursor, Encoding, ReadModel, Rendered, SearchKey, SearchQuery};
+
+/// What the handler needs of the application.
+pub struct SearchState {
+    /// What /search serves.
+    pub read_model: Arc<ReadModel>,
+    /// `Cache-Control` of /search responses.
+    pub cache_control: HeaderValue,
+}
 
 /// The largest page a client may ask for.
 pub const MAX_LIMIT: usize = 1000;
@@ -112,7 +121,7 @@ fn precondition_passes(headers: &HeaderMap, tag: &str) -> bool {
 
 /// The handler: no I/O, no lock a sync holds. A repeated query is one lookup in the
 /// snapshot's response cache; a new one renders from the snapshot and is kept.
-pub async fn search(State(state): State<AppState>, request: Request) -> Result<Response> {
+pub async fn search(State(state): State<Arc<SearchState>>, request: Request) -> Result<Response> {
     let query = parse_query(request.uri().query())?;
     let key = SearchKey::of(&query);
     let headers = request.headers();
@@ -146,10 +155,12 @@ pub async fn search(State(state): State<AppState>, request: Request) -> Result<R
     }
     let variant = entry.variant(coding, cache).await;
     let mut response = Response::new(Body::from(variant.body.clone()));
+    // Room for these headers and those the front layer adds, without regrowing.
+    *response.headers_mut() = HeaderMap::with_capacity(16);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::ETAG, variant.etag.clone());
-    headers.insert(header::CACHE_CONTROL, state.search_cache_control.clone());
+    headers.insert(header::CACHE_CONTROL, state.cache_control.clone());
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Some(coding) = variant.encoding.header_value() {
         headers.insert(header::CONTENT_ENCODING, coding);
@@ -157,12 +168,12 @@ pub async fn search(State(state): State<AppState>, request: Request) -> Result<R
     Ok(response)
 }
 
-fn not_modified(state: &AppState, tag: HeaderValue) -> Response {
+fn not_modified(state: &SearchState, tag: HeaderValue) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NOT_MODIFIED;
     let headers = response.headers_mut();
     headers.insert(header::ETAG, tag);
-    headers.insert(header::CACHE_CONTROL, state.search_cache_control.clone());
+    headers.insert(header::CACHE_CONTROL, state.cache_control.clone());
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }

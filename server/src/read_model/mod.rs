@@ -27,6 +27,14 @@ pub use cache::{Encoding, Rendered, ResponseCache};
 pub use index::{IndexBuilder, SearchIndex};
 pub use query::{Cursor, SearchKey, SearchQuery};
 
+/// The process's resident memory in MiB, where the system tells (Linux); 0 elsewhere.
+fn resident_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096 / (1024 * 1024))
+}
+
 /// The current snapshot and how to refresh it.
 pub struct ReadModel {
     current: ArcSwap<SearchIndex>,
@@ -83,20 +91,27 @@ impl ReadModel {
         // Read the version before the items: a commit in between is picked up by the
         // next refresh, never missed.
         let started = Instant::now();
+        let rss_before = resident_mb();
         let items = self.store.search(SearchWindow::default()).await?;
         let loaded = started.elapsed();
+        let rss_loaded = resident_mb();
         let mut builder = IndexBuilder::with_capacity(items.len());
         // Each item's strings are freed as soon as it is rendered.
         for item in items {
             builder.push(&item);
         }
         let index = builder.finish(version, self.cache_bytes);
+        // What the store's load and the build cost, for `make bench` and operators
+        // sizing a host (the resident sizes are the process's, at each step).
         debug!(
             items = index.len(),
             version,
-            bytes = index.heap_bytes(),
+            snapshot_mb = index.heap_bytes() / (1024 * 1024),
             load_ms = loaded.as_millis() as u64,
             build_ms = (started.elapsed() - loaded).as_millis() as u64,
+            rss_before_mb = rss_before,
+            rss_after_store_load_mb = rss_loaded,
+            rss_after_build_mb = resident_mb(),
             "Read model rebuilt."
         );
         self.current.store(Arc::new(index));
