@@ -12,13 +12,15 @@
 # both in turn, ROUNDS rounds each, plain and with Accept-Encoding gzip and br.
 #
 # Environment: BENCH_DURATION (10s per run), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50),
-# BENCH_SCALES ("150k 1.5M"), TEST_DATABASE_URL (PostgreSQL for the ingest figures).
+# BENCH_SCALES ("150k 1.5M"), TEST_DATABASE_URL (PostgreSQL for the ingest figures),
+# BENCH_BIN (another build of boxoffice to measure, e.g. an older commit's; nothing
+# is built then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECTIONS=${*:-parser ingest search scale}
 OUT=bench-out
-BIN=target/release/boxoffice
+BIN=${BENCH_BIN:-target/release/boxoffice}
 TOOLS=target/bench-tools
 PG_ADMIN=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 FEED_PORT=18081
@@ -179,7 +181,8 @@ echo "== $(date -u +%FT%TZ), machine: $(nproc) cores, $(awk '/MemTotal/{printf "
 echo "== $(rustc --version), commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes')"
 echo "== load on the machine before starting: $(cut -d' ' -f1-3 /proc/loadavg)"
 tools
-cargo build --release -q -p boxoffice-server --bin boxoffice
+[[ -n ${BENCH_BIN:-} ]] || cargo build --release -q -p boxoffice-server --bin boxoffice
+echo "== measuring $BIN"
 
 if has parser; then
   echo "== parser throughput (criterion)"
@@ -238,7 +241,8 @@ http {
   tcp_nopush on;
   tcp_nodelay on;
   keepalive_requests 100000000;
-  open_file_cache max=64 valid=600s;
+  open_file_cache max=64 inactive=600s;
+  open_file_cache_valid 600s;
   keepalive_timeout 60s;
   client_body_temp_path $PWD/$OUT/nginx/tmp;
   proxy_temp_path $PWD/$OUT/nginx/tmp;
@@ -282,8 +286,14 @@ if has search; then
     # Boxoffice's own compressed answers must decode to the same bytes.
     curl -sf -H "Accept-Encoding: gzip" -o "$OUT/runs/$window.box.gz" "$url"
     curl -sf -H "Accept-Encoding: br" -o "$OUT/runs/$window.box.br" "$url"
-    gzip -dc "$OUT/runs/$window.box.gz" | cmp -s - "$WWW/$window.json" || { echo "gzip answer of $window differs"; exit 1; }
-    brotli -dc "$OUT/runs/$window.box.br" | cmp -s - "$WWW/$window.json" || { echo "br answer of $window differs"; exit 1; }
+    for coding in gz br; do
+      if cmp -s "$OUT/runs/$window.box.$coding" "$WWW/$window.json"; then
+        echo "$window: Boxoffice answers Accept-Encoding $coding uncompressed"
+      elif ! { if [[ $coding == gz ]]; then gzip -dc; else brotli -dc; fi; } < "$OUT/runs/$window.box.$coding" | cmp -s - "$WWW/$window.json"; then
+        echo "the $coding answer of $window does not decode to the plain bytes"
+        exit 1
+      fi
+    done
     python3 - "$WWW/$window.json" "$OUT/runs/$window.box.gz" "$OUT/runs/$window.box.br" "$WWW/$window.json.gz" "$WWW/$window.json.br" <<'PY'
 import json, os, sys
 plain, box_gz, box_br, ngx_gz, ngx_br = sys.argv[1:]
@@ -297,7 +307,7 @@ PY
   HAVE_NGINX_BR=0
   nginx_conf "$WWW" && HAVE_NGINX_BR=1
   [[ $HAVE_NGINX_BR == 1 ]] || echo "nginx has no brotli_static module here: br is measured for Boxoffice alone"
-  nginx -t -c "$PWD/$OUT/nginx/nginx.conf" -p "$PWD/$OUT/nginx" 2>/dev/null
+  nginx -t -q -c "$PWD/$OUT/nginx/nginx.conf" -p "$PWD/$OUT/nginx"
   nginx -c "$PWD/$OUT/nginx/nginx.conf" -p "$PWD/$OUT/nginx" &
   NGINX_PID=$!
   sleep 1
