@@ -29,6 +29,11 @@ const MAX_ENTRY_SHARE: usize = 4;
 /// gzip's level for /search bodies: the smallest output (what `gzip -9` makes).
 const GZIP_LEVEL: u32 = 9;
 
+/// Compressions a snapshot runs at once. Past that, a request gets the plain body
+/// rather than waiting: a stream of distinct queries cannot queue compression work
+/// (each costs ten to a hundred times its rendering) faster than the cores do it.
+const COMPRESSIONS_AT_ONCE: usize = 2;
+
 /// A response's content coding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -193,12 +198,19 @@ impl Rendered {
 
     /// The `encoding` representation, compressed on first demand (off the async
     /// workers; concurrent requests wait for the one compression). Identity when
-    /// compressing fails or does not make it smaller.
+    /// compressing fails or does not make it smaller, and when the snapshot already
+    /// runs [`COMPRESSIONS_AT_ONCE`] compressions.
     pub async fn variant(&self, encoding: Encoding, cache: &ResponseCache) -> &Variant {
         let cell = match encoding {
             Encoding::Identity => return &self.identity,
             Encoding::Gzip => &self.gzip,
             Encoding::Brotli => &self.brotli,
+        };
+        if let Some(done) = cell.get() {
+            return done.as_ref().unwrap_or(&self.identity);
+        }
+        let Ok(_compressing) = cache.compressing.try_acquire() else {
+            return &self.identity;
         };
         let compressed = cell
             .get_or_init(|| async {
@@ -272,6 +284,7 @@ struct State {
 pub struct ResponseCache {
     budget: usize,
     state: Mutex<State>,
+    compressing: tokio::sync::Semaphore,
 }
 
 impl ResponseCache {
@@ -284,6 +297,7 @@ impl ResponseCache {
                 ring: VecDeque::new(),
                 bytes: 0,
             }),
+            compressing: tokio::sync::Semaphore::new(COMPRESSIONS_AT_ONCE),
         }
     }
 
@@ -449,6 +463,28 @@ mod tests {
         let served = entry.variant(Encoding::Gzip, &cache).await;
         assert_eq!(served.encoding, Encoding::Identity);
         assert_eq!(&served.body[..], b"{}");
+    }
+
+    #[tokio::test]
+    async fn past_the_compressions_at_once_the_plain_body_is_served_without_waiting() {
+        let cache = ResponseCache::new(1 << 20);
+        let entry = cache.insert(key(1), Rendered::new(1, &key(1), body(20_000)));
+        let busy = cache.compressing.try_acquire_many(COMPRESSIONS_AT_ONCE as u32);
+        assert!(busy.is_ok());
+        let served = entry.variant(Encoding::Gzip, &cache).await;
+        assert_eq!(served.encoding, Encoding::Identity);
+        assert_eq!(served.body, body(20_000));
+        drop(busy);
+        // Once a permit is free, the compression runs, and is kept.
+        assert_eq!(
+            entry.variant(Encoding::Gzip, &cache).await.encoding,
+            Encoding::Gzip
+        );
+        let _busy = cache.compressing.try_acquire_many(COMPRESSIONS_AT_ONCE as u32);
+        assert_eq!(
+            entry.variant(Encoding::Gzip, &cache).await.encoding,
+            Encoding::Gzip
+        );
     }
 
     #[test]
