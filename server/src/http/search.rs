@@ -122,31 +122,48 @@ fn precondition_passes(headers: &HeaderMap, tag: &str) -> bool {
 /// The handler: no I/O, no lock a sync holds. A repeated query is one lookup in the
 /// snapshot's response cache; a new one renders from the snapshot and is kept.
 pub async fn search(State(state): State<Arc<SearchState>>, request: Request) -> Result<Response> {
-    let query = parse_query(request.uri().query())?;
-    let key = SearchKey::of(&query);
     let headers = request.headers();
     let revalidating = headers.contains_key(header::IF_NONE_MATCH);
     let preferred = Encoding::negotiate(headers.get(header::ACCEPT_ENCODING).map(HeaderValue::as_bytes));
     let snapshot = state.read_model.snapshot();
     let cache = snapshot.cache();
-    let entry = match cache.get(&key) {
+    let raw = request.uri().query();
+    // A query string answered before: no parsing (it parsed then; it parses the same).
+    let known = raw.and_then(|raw| cache.get_by_query_string(raw));
+    let entry = match known {
         Some(entry) => {
             crate::metrics::search_cache_hit();
             entry
         }
         None => {
-            crate::metrics::search_cache_miss();
-            if revalidating {
-                // A client holding the plain representation needs no rendering.
-                let [plain, ..] = etags(snapshot.version(), &key);
-                if !precondition_passes(headers, &plain) {
-                    let tag = HeaderValue::from_str(&plain).map_err(ApiError::internal)?;
-                    return Ok(not_modified(&state, tag));
+            let query = parse_query(raw)?;
+            let key = SearchKey::of(&query);
+            let entry = match cache.get(&key) {
+                Some(entry) => {
+                    crate::metrics::search_cache_hit();
+                    entry
                 }
+                None => {
+                    crate::metrics::search_cache_miss();
+                    if revalidating {
+                        // A client holding the plain representation needs no rendering.
+                        let [plain, ..] = etags(snapshot.version(), &key);
+                        if !precondition_passes(headers, &plain) {
+                            let tag = HeaderValue::from_str(&plain).map_err(ApiError::internal)?;
+                            return Ok(not_modified(&state, tag));
+                        }
+                    }
+                    let body = snapshot.render(&key);
+                    let rendered = Rendered::new(snapshot.version(), &key, body);
+                    cache.insert(key.clone(), rendered)
+                }
+            };
+            if let Some(raw) = raw
+                && entry.is_kept()
+            {
+                cache.remember_query_string(raw, &key);
             }
-            let body = snapshot.render(&key);
-            let rendered = Rendered::new(snapshot.version(), &key, body);
-            cache.insert(key, rendered)
+            entry
         }
     };
     let coding = entry.coding_for(preferred);

@@ -186,6 +186,11 @@ impl Rendered {
         }
     }
 
+    /// Whether the cache keeps it.
+    pub fn is_kept(&self) -> bool {
+        self.cached
+    }
+
     /// The tag of the `encoding` representation.
     pub fn etag(&self, encoding: Encoding) -> &HeaderValue {
         &self.tags[encoding.index()]
@@ -278,7 +283,18 @@ struct State {
     /// Keys in the order the CLOCK hand visits them.
     ring: VecDeque<SearchKey>,
     bytes: usize,
+    /// Query strings already parsed, and the key each one parsed to: a repeated
+    /// query string skips parsing. Bounded apart from the responses (see
+    /// [`MAX_ALIAS_BYTES`]); cleared whole when full.
+    aliases: HashMap<Box<str>, SearchKey>,
+    alias_bytes: usize,
 }
+
+/// Bytes of query strings remembered per snapshot (with their keys' overhead).
+const MAX_ALIAS_BYTES: usize = 1 << 20;
+
+/// What one remembered query string costs beyond its text.
+const ALIAS_OVERHEAD: usize = 96;
 
 /// A snapshot's cache of rendered responses, bounded by bytes.
 pub struct ResponseCache {
@@ -296,6 +312,8 @@ impl ResponseCache {
                 map: HashMap::new(),
                 ring: VecDeque::new(),
                 bytes: 0,
+                aliases: HashMap::new(),
+                alias_bytes: 0,
             }),
             compressing: tokio::sync::Semaphore::new(COMPRESSIONS_AT_ONCE),
         }
@@ -314,6 +332,35 @@ impl ResponseCache {
         let entry = state.map.get(key)?;
         entry.referenced.store(true, Ordering::Relaxed);
         Some(Arc::clone(entry))
+    }
+
+    /// The kept response of a query string seen before, without parsing it again.
+    pub fn get_by_query_string(&self, query: &str) -> Option<Arc<Rendered>> {
+        if self.budget == 0 {
+            return None;
+        }
+        let state = self.lock();
+        let entry = state.map.get(state.aliases.get(query)?)?;
+        entry.referenced.store(true, Ordering::Relaxed);
+        Some(Arc::clone(entry))
+    }
+
+    /// Remembers that `query` parses to `key` (for a response that is kept).
+    pub fn remember_query_string(&self, query: &str, key: &SearchKey) {
+        if self.budget == 0 {
+            return;
+        }
+        let cost = ALIAS_OVERHEAD + query.len() + key.heap_bytes();
+        let mut state = self.lock();
+        if state.aliases.contains_key(query) {
+            return;
+        }
+        if state.alias_bytes + cost > MAX_ALIAS_BYTES {
+            state.aliases.clear();
+            state.alias_bytes = 0;
+        }
+        state.aliases.insert(Box::from(query), key.clone());
+        state.alias_bytes += cost;
     }
 
     /// Keeps `rendered` as the response of `key` when it fits, and returns the kept
@@ -516,6 +563,36 @@ mod tests {
         let entry = off.insert(key(1), Rendered::new(1, &key(1), body(10)));
         assert!(off.get(&key(1)).is_none() && off.is_empty());
         assert_eq!(entry.coding_for(Encoding::Brotli), Encoding::Identity);
+    }
+
+    #[test]
+    fn a_query_string_seen_before_finds_its_response_until_it_is_evicted() {
+        let cache = ResponseCache::new(64 * 1024);
+        assert!(cache.get_by_query_string("from=0").is_none());
+        let kept = cache.insert(key(0), Rendered::new(1, &key(0), body(4_000)));
+        cache.remember_query_string("from=0", &key(0));
+        cache.remember_query_string("from=0&x=1", &key(0));
+        for query in ["from=0", "from=0&x=1"] {
+            let found = cache.get_by_query_string(query);
+            assert!(found.is_some_and(|found| Arc::ptr_eq(&found, &kept)), "{query}");
+        }
+        // Push it out with entries nobody reads again.
+        for n in 1..100 {
+            cache.insert(key(n), Rendered::new(1, &key(n), body(4_000)));
+        }
+        assert!(cache.get(&key(0)).is_none());
+        assert!(cache.get_by_query_string("from=0").is_none());
+    }
+
+    #[test]
+    fn remembered_query_strings_are_bounded() {
+        let cache = ResponseCache::new(1 << 20);
+        let long = "x".repeat(2000);
+        for n in 0..2000 {
+            cache.remember_query_string(&format!("{long}{n}"), &key(n));
+            assert!(cache.lock().alias_bytes <= MAX_ALIAS_BYTES);
+        }
+        assert!(cache.lock().aliases.len() < 2000);
     }
 
     #[test]
