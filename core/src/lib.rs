@@ -20,7 +20,9 @@ pub mod secret;
 pub mod store;
 pub mod sync;
 
-pub use model::{EventRecord, ExternalKey, LocalMoment, PriceRange, SearchWindow, SellMode, Zone};
+pub use model::{
+    EventRecord, ExternalKey, LocalMoment, PriceRange, SearchWindow, SellMode, WindowBounds, Zone,
+};
 pub use provider::{
     CollectingSink, Document, Feed, FeedBody, OpenRequest, Opened, Parsed, Provider, ProviderError,
     RecordSink, Rejection, Validators, read_error,

@@ -69,9 +69,13 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         crate::metrics::handle();
         let services = Services::start(&config).await?;
-        let read_model = ReadModel::load(Arc::clone(&services.store), sync_runtime())
-            .await
-            .context("loading the searchable items")?;
+        let read_model = ReadModel::load(
+            Arc::clone(&services.store),
+            sync_runtime(),
+            config.server.search_cache_bytes,
+        )
+        .await
+        .context("loading the searchable items")?;
         let admin = Arc::new(http::AdminAuth::new(
             config.admin_token()?,
             config.admin.max_failures,

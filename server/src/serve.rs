@@ -29,7 +29,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt;
@@ -174,10 +174,20 @@ struct StageState {
 }
 
 /// The connection's stage, shared by its reader, its handler and its watchdog.
+///
+/// Moving between stages only writes the stage down: the watchdog is not woken per
+/// request (a wake-up, a task switch and a timer reset for every request cost more
+/// than the rest of serving a small response). It sleeps until the earliest moment
+/// the stage it last saw could expire, then looks again: a stage that moved on since
+/// gets a new deadline from when it began, so every limit is still counted from the
+/// start of its stage. While a request is in flight it looks every
+/// [`BUSY_RECHECK`] or shorter limit.
 struct Stage {
     state: Mutex<StageState>,
-    changed: Notify,
 }
+
+/// How often a watchdog looks at a connection that had a request in flight.
+const BUSY_RECHECK: Duration = Duration::from_secs(1);
 
 impl Stage {
     fn new() -> Self {
@@ -187,7 +197,6 @@ impl Stage {
                 since: Instant::now(),
                 in_flight: 0,
             }),
-            changed: Notify::new(),
         }
     }
 
@@ -197,66 +206,64 @@ impl Stage {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    #[cfg(test)]
     fn set(&self, mode: Mode) {
-        let mut state = self.lock();
+        Self::enter(&mut self.lock(), mode);
+    }
+
+    fn enter(state: &mut StageState, mode: Mode) {
         if state.mode != mode {
             state.mode = mode;
             state.since = Instant::now();
-            drop(state);
-            self.changed.notify_waiters();
         }
     }
 
     /// Bytes arrived: on an idle connection, a request has begun.
     fn received(&self) {
-        if self.lock().mode == Mode::Idle {
-            self.set(Mode::Headers);
+        let mut state = self.lock();
+        if state.mode == Mode::Idle {
+            Self::enter(&mut state, Mode::Headers);
         }
     }
 
     fn begin(&self) {
-        self.lock().in_flight += 1;
-        self.set(Mode::Busy);
+        let mut state = self.lock();
+        state.in_flight += 1;
+        Self::enter(&mut state, Mode::Busy);
     }
 
     fn end(&self) {
         let mut state = self.lock();
         state.in_flight = state.in_flight.saturating_sub(1);
-        let done = state.in_flight == 0;
-        drop(state);
-        if done {
-            self.set(Mode::Idle);
+        if state.in_flight == 0 {
+            Self::enter(&mut state, Mode::Idle);
         }
     }
 
     /// Resolves when the current stage has lasted longer than its limit, with why.
     async fn expired(&self, options: ServeOptions) -> &'static str {
-        let sleep = tokio::time::sleep(Duration::ZERO);
-        tokio::pin!(sleep);
+        let busy_recheck = BUSY_RECHECK.min(options.header_timeout).min(options.idle_timeout);
         loop {
-            let changed = self.changed.notified();
             let (mode, since) = {
                 let state = self.lock();
                 (state.mode, state.since)
             };
-            let (limit, reason) = match mode {
-                Mode::Busy => {
-                    changed.await;
-                    continue;
-                }
-                Mode::Headers => (options.header_timeout, "the request headers took too long"),
-                Mode::Idle => (options.idle_timeout, "idle for too long"),
+            let (deadline, reason) = match mode {
+                Mode::Busy => (Instant::now() + busy_recheck, None),
+                Mode::Headers => (
+                    since + options.header_timeout,
+                    Some("the request headers took too long"),
+                ),
+                Mode::Idle => (since + options.idle_timeout, Some("idle for too long")),
             };
-            sleep.as_mut().reset(since + limit);
-            tokio::select! {
-                () = changed => {}
-                () = sleep.as_mut() => {
-                    // The stage may have moved on just now: look again before closing.
-                    let state = self.lock();
-                    if state.mode == mode && state.since == since {
-                        return reason;
-                    }
-                }
+            tokio::time::sleep_until(deadline).await;
+            // The stage may have moved on meanwhile: only the same stage expires.
+            let state = self.lock();
+            if let Some(reason) = reason
+                && state.mode == mode
+                && state.since == since
+            {
+                return reason;
             }
         }
     }

@@ -11,57 +11,66 @@ pub const TIME: &str = "%H:%M:%S";
 /// `%Y-%m-%dT%H:%M:%S`: a local date-time without offset (sale windows).
 pub const LOCAL_DATE_TIME: &str = "%Y-%m-%dT%H:%M:%S";
 
-fn push_two(out: &mut String, value: u32) {
-    out.push(char::from(b'0' + (value / 10 % 10) as u8));
-    out.push(char::from(b'0' + (value % 10) as u8));
+/// `value` in decimal, zero-padded to `width` digits (values fit).
+fn digits(out: &mut Vec<u8>, value: u32, width: u32) {
+    for power in (0..width).rev() {
+        let digit = (value / 10_u32.pow(power)) % 10;
+        out.push(b'0' + u8::try_from(digit).unwrap_or(0));
+    }
 }
 
-/// Appends `2021-06-30`. Years outside 0-9999 are written as chrono writes them.
-pub fn push_date(out: &mut String, date: NaiveDate) {
+/// Appends `2021-06-30`. Years outside 0-9999 are written as chrono writes them
+/// (signed, wider).
+pub fn write_date(out: &mut Vec<u8>, date: NaiveDate) {
     let year = date.year();
     if !(0..=9999).contains(&year) {
-        out.push_str(&date.format(DATE).to_string());
+        out.extend_from_slice(date.format(DATE).to_string().as_bytes());
         return;
     }
-    let year = year as u32;
-    push_two(out, year / 100);
-    push_two(out, year % 100);
-    out.push('-');
-    push_two(out, date.month());
-    out.push('-');
-    push_two(out, date.day());
+    digits(out, year.unsigned_abs(), 4);
+    out.push(b'-');
+    digits(out, date.month(), 2);
+    out.push(b'-');
+    digits(out, date.day(), 2);
 }
 
-/// Appends `21:00:00` (seconds, never fractions: feeds publish whole seconds).
-pub fn push_time(out: &mut String, time: NaiveTime) {
-    push_two(out, time.hour());
-    out.push(':');
-    push_two(out, time.minute());
-    out.push(':');
-    push_two(out, time.second());
+/// Appends `21:00:00` (whole seconds: feeds publish no fractions; a leap second is
+/// `60`, as chrono writes it).
+pub fn write_time(out: &mut Vec<u8>, time: NaiveTime) {
+    let leap = time.nanosecond() >= 1_000_000_000;
+    digits(out, time.hour(), 2);
+    out.push(b':');
+    digits(out, time.minute(), 2);
+    out.push(b':');
+    digits(out, if leap { 60 } else { time.second() }, 2);
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    // Only ASCII digits and separators (or chrono's own text) are written.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// `2021-06-30`.
 pub fn date(date: NaiveDate) -> String {
-    let mut out = String::with_capacity(10);
-    push_date(&mut out, date);
-    out
+    let mut out = Vec::with_capacity(10);
+    write_date(&mut out, date);
+    text(out)
 }
 
 /// `21:00:00`.
 pub fn time(time: NaiveTime) -> String {
-    let mut out = String::with_capacity(8);
-    push_time(&mut out, time);
-    out
+    let mut out = Vec::with_capacity(8);
+    write_time(&mut out, time);
+    text(out)
 }
 
 /// `2021-06-30T21:00:00`.
 pub fn local_date_time(at: NaiveDateTime) -> String {
-    let mut out = String::with_capacity(19);
-    push_date(&mut out, at.date());
-    out.push('T');
-    push_time(&mut out, at.time());
-    out
+    let mut out = Vec::with_capacity(19);
+    write_date(&mut out, at.date());
+    out.push(b'T');
+    write_time(&mut out, at.time());
+    text(out)
 }
 
 /// Reads [`date`]'s output back.
@@ -100,5 +109,7 @@ mod tests {
         assert_eq!(date(far), far.format(DATE).to_string());
         let early = NaiveDate::from_ymd_opt(7, 1, 2).unwrap_or_default();
         assert_eq!(date(early), "0007-01-02");
+        let leap = NaiveTime::from_hms_milli_opt(23, 59, 59, 1_500).unwrap_or_default();
+        assert_eq!(time(leap), leap.format(TIME).to_string());
     }
 }

@@ -11,7 +11,7 @@ pub mod format;
 pub mod time;
 pub mod window;
 
-pub use window::SearchWindow;
+pub use window::{SearchWindow, WindowBounds};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;

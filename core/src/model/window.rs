@@ -14,28 +14,43 @@ pub struct SearchWindow {
 }
 
 impl SearchWindow {
-    /// The earliest whole second an item may start at (item instants are whole
-    /// seconds, so a fractional bound rounds up).
-    pub fn min_start(&self) -> Option<i64> {
-        self.starts_at.map(|at| {
-            let seconds = at.timestamp();
-            if at.timestamp_subsec_nanos() > 0 {
-                seconds + 1
-            } else {
-                seconds
-            }
-        })
-    }
-
-    /// The latest whole second an item may end at.
-    pub fn max_end(&self) -> Option<i64> {
-        self.ends_at.map(|at| at.timestamp())
+    /// The window on whole seconds (item instants are whole seconds): a fractional
+    /// `starts_at` rounds up, a fractional `ends_at` down. Two windows with the same
+    /// bounds select the same items.
+    pub fn bounds(&self) -> WindowBounds {
+        WindowBounds {
+            from: self.starts_at.map(|at| {
+                let seconds = at.timestamp();
+                if at.timestamp_subsec_nanos() > 0 {
+                    seconds + 1
+                } else {
+                    seconds
+                }
+            }),
+            to: self.ends_at.map(|at| at.timestamp()),
+        }
     }
 
     /// Whether an item starting and ending at these instants (epoch seconds) is in
     /// the window.
     pub fn contains(&self, starts_at: i64, ends_at: i64) -> bool {
-        self.min_start().is_none_or(|from| starts_at >= from) && self.max_end().is_none_or(|to| ends_at <= to)
+        self.bounds().contains(starts_at, ends_at)
+    }
+}
+
+/// A [`SearchWindow`] on whole seconds: what a search compares items with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct WindowBounds {
+    /// The earliest second an item may start at.
+    pub from: Option<i64>,
+    /// The latest second an item may end at.
+    pub to: Option<i64>,
+}
+
+impl WindowBounds {
+    /// Whether an item starting and ending at these seconds is in the window.
+    pub fn contains(&self, starts_at: i64, ends_at: i64) -> bool {
+        self.from.is_none_or(|from| starts_at >= from) && self.to.is_none_or(|to| ends_at <= to)
     }
 
     /// Whether an item starting at `starts_at`, and every item starting later, is out
@@ -43,7 +58,7 @@ impl SearchWindow {
     /// that starts after the window's end cannot end within it. Lets a scan ordered by
     /// start stop early.
     pub fn is_past(&self, starts_at: i64) -> bool {
-        self.max_end().is_some_and(|to| starts_at > to)
+        self.to.is_some_and(|to| starts_at > to)
     }
 }
 
@@ -69,8 +84,8 @@ mod tests {
         assert!(!window.contains(s(9), s(11)));
         assert!(!window.contains(s(11), s(13)));
         assert!(SearchWindow::default().contains(s(0), s(23)));
-        assert!(!window.is_past(s(12)) && window.is_past(s(12) + 1));
-        assert!(!SearchWindow::default().is_past(i64::MAX));
+        assert!(!window.bounds().is_past(s(12)) && window.bounds().is_past(s(12) + 1));
+        assert!(!SearchWindow::default().bounds().is_past(i64::MAX));
     }
 
     #[test]
@@ -82,7 +97,12 @@ mod tests {
         };
         let ten = at(10).timestamp();
         assert!(!window.contains(ten, ten));
-        assert_eq!(window.min_start(), Some(ten + 1));
-        assert_eq!(window.max_end(), Some(ten));
+        assert_eq!(
+            window.bounds(),
+            WindowBounds {
+                from: Some(ten + 1),
+                to: Some(ten)
+            }
+        );
     }
 }

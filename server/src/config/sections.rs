@@ -23,6 +23,11 @@ pub struct ServerConfig {
     /// max-age`); revalidation with `If-None-Match` is always cheap.
     #[serde(with = "humantime_serde")]
     pub search_max_age: Duration,
+    /// Bytes of whole /search responses kept per read-model snapshot (with their gzip
+    /// and brotli variants, compressed once), so that a repeated query is not rendered
+    /// or compressed again; 0 keeps none and serves /search uncompressed. A commit
+    /// starts a new snapshot with an empty cache. Default 64 MiB.
+    pub search_cache_bytes: usize,
     /// Longest query string accepted (longer: 414 in the error envelope).
     pub max_query_bytes: usize,
     /// Per-client rate limit of every route.
@@ -157,6 +162,7 @@ impl Default for ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
             request_timeout: Duration::from_secs(10),
             search_max_age: Duration::from_secs(1),
+            search_cache_bytes: 64 * 1024 * 1024,
             max_query_bytes: 2048,
             rate_limit: RateLimitConfig::default(),
             header_timeout: Duration::from_secs(10),

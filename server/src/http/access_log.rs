@@ -4,17 +4,13 @@
 //! nothing from the request that would need copying: the method is a label from a
 //! closed set (`metrics::method_label`), the route the pattern the router matched
 //! (an `Arc` shared with the router, never the raw path), the request id a borrowed
-//! header. The future is a plain struct around the inner one, not boxed. What is left
-//! is what `tracing` itself does with a span and an event.
+//! header. What is left is what `tracing` itself does with a span and an event.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
 use axum::response::Response;
-use tower::{Layer, Service};
 use tracing::Span;
 
 use super::policy::X_REQUEST_ID;
@@ -27,137 +23,65 @@ pub const ACCESS_TARGET: &str = "boxoffice::access";
 /// The route of a request no route matched (as in the metrics).
 const UNMATCHED: &str = "unmatched";
 
-/// Wraps each request in a `request` span (`method`, `route`, `request_id`, then
-/// `status`) and, when `access_log` is set, logs one line when its response is ready.
-///
-/// Sits inside the layer that sets the request id and outside the one that copies it
-/// onto the response, so both the request and the response carry it here; and, like
-/// every `Router::layer`, after routing, so the matched pattern is known.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestTraceLayer {
+/// One request's span and access-log line, begun when it arrives and ended with its
+/// response (by the front layer, `policy.rs`).
+pub struct RequestTrace {
+    /// The `request` span: `method`, `route`, `request_id`, then `status` (and
+    /// `otel.status_code` for a 5xx) when it is answered.
+    pub span: Span,
+    started: Instant,
+    method: &'static str,
+    route: Option<MatchedPath>,
     access_log: bool,
 }
 
-impl RequestTraceLayer {
-    /// Spans always; access-log lines when `access_log`.
-    pub fn new(access_log: bool) -> Self {
-        Self { access_log }
-    }
-}
-
-impl<S> Layer<S> for RequestTraceLayer {
-    type Service = RequestTrace<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RequestTrace {
-            inner,
-            access_log: self.access_log,
-        }
-    }
-}
-
-/// See [`RequestTraceLayer`].
-#[derive(Debug, Clone)]
-pub struct RequestTrace<S> {
-    inner: S,
-    access_log: bool,
-}
-
-impl<S> Service<Request> for RequestTrace<S>
-where
-    S: Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = RequestTraceFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
+impl RequestTrace {
+    /// Begins the trace of `request`, whose id is `request_id`.
+    pub fn begin(request: &Request, request_id: &HeaderValue, access_log: bool) -> Self {
         let method = method_label(request.method());
         let route = request.extensions().get::<MatchedPath>().cloned();
-        let request_id = request
-            .headers()
-            .get(&X_REQUEST_ID)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
         let span = tracing::info_span!(
             "request",
             method,
             route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
-            request_id,
+            request_id = request_id.to_str().unwrap_or_default(),
             status = tracing::field::Empty,
-            // Read by the OpenTelemetry layer: a 5xx marks the span as failed.
             otel.status_code = tracing::field::Empty,
         );
-        let inner = span.in_scope(|| self.inner.call(request));
-        RequestTraceFuture {
-            inner,
+        Self {
             span,
             started: Instant::now(),
             method,
             route,
-            access_log: self.access_log,
+            access_log,
         }
     }
-}
 
-pin_project_lite::pin_project! {
-    /// The response future of [`RequestTrace`].
-    pub struct RequestTraceFuture<F> {
-        #[pin]
-        inner: F,
-        span: Span,
-        started: Instant,
-        method: &'static str,
-        route: Option<MatchedPath>,
-        access_log: bool,
-    }
-}
-
-impl<F, E> Future for RequestTraceFuture<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = {
-            let _entered = this.span.enter();
-            ready!(this.inner.poll(cx))
-        };
-        if let Ok(response) = &result {
-            let status = response.status().as_u16();
-            this.span.record("status", status);
-            if response.status().is_server_error() {
-                this.span.record("otel.status_code", "ERROR");
-            }
-            if *this.access_log {
-                // Whole microseconds: `0.209`, not `0.20966100000000001`.
-                let duration_ms = this.started.elapsed().as_micros() as f64 / 1000.0;
-                let request_id = response
-                    .headers()
-                    .get(&X_REQUEST_ID)
-                    .and_then(|value| value.to_str().ok())
-                    .unwrap_or_default();
-                // No parent: the line carries every field itself, rather than
-                // repeating the request span's in front of them.
-                tracing::info!(
-                    target: ACCESS_TARGET,
-                    parent: None,
-                    method = *this.method,
-                    route = this.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
-                    status,
-                    duration_ms,
-                    request_id,
-                    "Request handled."
-                );
-            }
+    /// Ends it with `response`: its status on the span, and the access-log line.
+    pub fn end(self, response: &Response) {
+        let status = response.status().as_u16();
+        self.span.record("status", status);
+        if response.status().is_server_error() {
+            self.span.record("otel.status_code", "ERROR");
         }
-        Poll::Ready(result)
+        if self.access_log {
+            let duration_ms = self.started.elapsed().as_micros() as f64 / 1000.0;
+            let request_id = response
+                .headers()
+                .get(&X_REQUEST_ID)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            tracing::info!(
+                target: ACCESS_TARGET,
+                parent: None,
+                method = self.method,
+                route = self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
+                status,
+                duration_ms,
+                request_id,
+                "Request handled."
+            );
+        }
     }
 }
 
@@ -171,7 +95,7 @@ mod tests {
     use tower::ServiceExt as _;
 
     /// Log lines written while `body` runs, on this thread only.
-    async fn logged<F: Future<Output = ()>>(body: F) -> String {
+    async fn logged<F: std::future::Future<Output = ()>>(body: F) -> String {
         #[derive(Clone, Default)]
         struct Buffer(Arc<Mutex<Vec<u8>>>);
         impl std::io::Write for Buffer {
@@ -201,9 +125,14 @@ mod tests {
     }
 
     fn app(access_log: bool) -> Router {
+        let guard = crate::http::guard::GuardConfig {
+            max_query_bytes: 2048,
+            limiter: None,
+            proxies: crate::http::client::TrustedProxies::default(),
+        };
         Router::new()
             .route("/events/{id}", get(|| async { "ok" }))
-            .layer(RequestTraceLayer::new(access_log))
+            .layer(crate::http::policy::FrontLayer::new(guard, access_log))
     }
 
     async fn send(app: Router, method: &str, uri: &str) {

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -77,33 +76,38 @@ pub struct GuardConfig {
     pub proxies: TrustedProxies,
 }
 
-/// The middleware.
-pub async fn guard(State(config): State<GuardConfig>, request: Request, next: Next) -> Response {
+/// The guard's answer when `request` may not go on: the query string is too long, or
+/// its client has no token left. `None` lets it through.
+pub fn check(config: &GuardConfig, request: &Request) -> Option<Response> {
     let query_len = request.uri().query().map_or(0, str::len);
     if query_len > config.max_query_bytes {
-        return ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            "query_too_long",
-            format!(
-                "the query string has {query_len} bytes; at most {} are accepted",
-                config.max_query_bytes
-            ),
-        )
-        .into_response();
+        return Some(
+            ApiError::new(
+                StatusCode::URI_TOO_LONG,
+                "query_too_long",
+                format!(
+                    "the query string has {query_len} bytes; at most {} are accepted",
+                    config.max_query_bytes
+                ),
+            )
+            .into_response(),
+        );
     }
     if let Some(limiter) = &config.limiter
         && let Some(client) = config.proxies.client_of(request.extensions(), request.headers())
         && let Err(wait) = limiter.check(client)
     {
         let seconds = wait.as_secs_f64().ceil().max(1.0);
-        return ApiError::too_many_requests(
-            "rate_limited",
-            format!("too many requests; retry in {seconds}s"),
-            wait,
-        )
-        .into_response();
+        return Some(
+            ApiError::too_many_requests(
+                "rate_limited",
+                format!("too many requests; retry in {seconds}s"),
+                wait,
+            )
+            .into_response(),
+        );
     }
-    next.run(request).await
+    None
 }
 
 #[cfg(test)]

@@ -1,10 +1,16 @@
 //! The HTTP API: routes, shared state and the middleware stack.
 //!
-//! From the socket inwards: request-id sanitizing and assignment, the request span
-//! and access log, the security headers, the response policy (every error in the
-//! envelope, admin answers not cached), the guard (query size, rate limit), metrics,
-//! then the routes; public routes also have the request timeout, and the public read
-//! routes CORS when `server.cors` allows any origin.
+//! From the socket inwards: one front layer (`policy.rs`: request-id sanitizing and
+//! assignment, the request's span and access-log line, the security headers, the
+//! response policy — every error in the envelope, admin answers not cached — and the
+//! guard: query size, rate limit), metrics, then the routes; public routes also have
+//! the request timeout, and the public read routes CORS when `server.cors` allows any
+//! origin. Each layer is a plain tower layer with its own future type, not a `from_fn`
+//! middleware: the hot path pays one boxed future for the whole stack beside the
+//! router's own.
+//!
+//! Routes are declared with their documentation (utoipa-axum): the router and the
+//! OpenAPI document (`openapi.rs`) come from the same declarations.
 
 pub mod access_log;
 mod admin;
@@ -17,24 +23,27 @@ mod extract;
 pub mod guard;
 pub mod openapi;
 mod ops;
-mod policy;
+pub mod policy;
 mod search;
 mod status;
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::Request;
 use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Redirect;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use boxoffice_core::store::EventStore;
 use boxoffice_core::sync::SyncEngine;
-use tower::util::MapRequestLayer;
+use tower::{Layer, Service};
 use tower_http::cors::CorsLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -86,10 +95,17 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         cors,
         access_log,
     } = options;
-    // Each group of routes comes with its documentation (utoipa-axum): nothing is
-    // served undocumented, nothing documented is not served.
-    let (reads, reads_doc) = OpenApiRouter::new()
+    // Each group of routes comes with its documentation: nothing is served
+    // undocumented, nothing documented is not served. /search has a state of its own:
+    // one `Arc` to clone per request instead of every field of `AppState`.
+    let search_state = Arc::new(search::SearchState {
+        read_model: Arc::clone(&state.read_model),
+        cache_control: state.search_cache_control.clone(),
+    });
+    let (search, search_doc) = OpenApiRouter::new()
         .routes(routes!(search::search))
+        .split_for_parts();
+    let (reads, reads_doc) = OpenApiRouter::new()
         .routes(routes!(events::get_event))
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
@@ -107,9 +123,10 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         .routes(routes!(admin::get_run))
         .routes(routes!(admin::retire_items))
         .split_for_parts();
-    let mut documented = reads_doc;
-    documented.merge(pages_doc);
-    documented.merge(admin_doc);
+    let mut documented = search_doc;
+    for part in [reads_doc, pages_doc, admin_doc] {
+        documented.merge(part);
+    }
     // Served here rather than by Swagger UI's router, so that it can share the read
     // routes' CORS layer; rendered once.
     let openapi = bytes::Bytes::from(serde_json::to_vec(&openapi::document(documented)).unwrap_or_default());
@@ -123,7 +140,7 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
             HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
         ));
     // What a web page elsewhere may read, when server.cors allows it.
-    let reads = reads.route(
+    let reads = search.with_state::<AppState>(search_state).merge(reads).route(
         "/openapi.json",
         get(move || {
             let openapi = openapi.clone();
@@ -137,8 +154,7 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
     );
     // Public routes answer within the request timeout; admin routes do not: a sync of
     // a large feed may take longer, and its caller waits for the report.
-    let within_timeout = axum::middleware::from_fn_with_state(request_timeout, timeout);
-    let reads = reads.layer(within_timeout.clone());
+    let reads = reads.layer(TimeoutLayer::new(request_timeout));
     let reads = match cors {
         // Outside the timeout, so that a 503 for a slow read still reaches the page.
         // The 405 fallback goes in before the layer, so that the layer answers the
@@ -149,55 +165,110 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
     let public = pages
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
         .merge(docs)
-        .layer(within_timeout)
+        .layer(TimeoutLayer::new(request_timeout))
         .merge(reads);
     Router::new()
         .merge(public)
         .merge(admin)
         // Route layers skip the fallback: it gets the metrics layer of its own.
-        .fallback(not_found.layer(axum::middleware::from_fn(crate::metrics::track)))
+        .fallback(not_found.layer(crate::metrics::TrackLayer))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .route_layer(axum::middleware::from_fn(crate::metrics::track))
-        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
-        .layer(axum::middleware::from_fn(policy::response_policy))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(PropagateRequestIdLayer::new(policy::X_REQUEST_ID.clone()))
-        .layer(access_log::RequestTraceLayer::new(access_log))
-        .layer(SetRequestIdLayer::new(
-            policy::X_REQUEST_ID.clone(),
-            MakeRequestUuid,
-        ))
-        .layer(MapRequestLayer::new(policy::sanitize_request_id))
+        .route_layer(crate::metrics::TrackLayer)
+        .layer(policy::FrontLayer::new(guard, access_log))
 }
 
 /// Answers 503 in the error envelope when a public request takes longer than
-/// `server.request_timeout` (dropping the handler's future cancels its work).
-async fn timeout(
-    State(limit): State<Duration>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            format!("the request took longer than {}s", limit.as_secs_f64()),
-        )
-        .into_response(),
+/// `server.request_timeout` (dropping the handler's future cancels its work). The
+/// timer is only armed when the handler does not answer at its first poll, which a
+/// /search answered from memory always does: no timer per request on the hot path.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeoutLayer {
+    limit: Duration,
+}
+
+impl TimeoutLayer {
+    /// Requests get `limit`.
+    pub fn new(limit: Duration) -> Self {
+        Self { limit }
+    }
+}
+
+impl<S> Layer<S> for TimeoutLayer {
+    type Service = Timeout<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Timeout {
+            inner,
+            limit: self.limit,
+        }
+    }
+}
+
+/// The service of [`TimeoutLayer`].
+#[derive(Debug, Clone)]
+pub struct Timeout<S> {
+    inner: S,
+    limit: Duration,
+}
+
+impl<S> Service<Request> for Timeout<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = TimeoutFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        TimeoutFuture {
+            inner: self.inner.call(request),
+            deadline: tokio::time::Instant::now() + self.limit,
+            limit: self.limit,
+            sleep: None,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Timeout`].
+    pub struct TimeoutFuture<F> {
+        #[pin]
+        inner: F,
+        deadline: tokio::time::Instant,
+        limit: Duration,
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+    }
+}
+
+impl<F> Future for TimeoutFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(response) = this.inner.poll(cx) {
+            return Poll::Ready(response);
+        }
+        if this.sleep.is_none() {
+            this.sleep.set(Some(tokio::time::sleep_until(*this.deadline)));
+        }
+        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Ok(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!("the request took longer than {}s", this.limit.as_secs_f64()),
+            )
+            .into_response())),
+            _ => Poll::Pending,
+        }
     }
 }
 
@@ -229,10 +300,7 @@ mod tests {
                     "late"
                 }),
             )
-            .layer(axum::middleware::from_fn_with_state(
-                Duration::from_millis(50),
-                timeout,
-            ));
+            .layer(TimeoutLayer::new(Duration::from_millis(50)));
         let request = axum::http::Request::builder()
             .uri("/slow")
             .body(Body::empty())

@@ -2,18 +2,32 @@
 //!
 //! Extensions that leave the contract's behaviour untouched when absent: `limit`
 //! (1-1000) with an opaque `cursor` (a `next_cursor` is returned beside `events`),
-//! `provider=<name>`, and `ETag`/`If-None-Match` with `Cache-Control`.
+//! `provider=<name>`, and `ETag`/`If-None-Match` with `Cache-Control`, and content
+//! coding: `Accept-Encoding: gzip` or `br` gets the response compressed (once per
+//! query and snapshot, then served from the snapshot's cache), with `Vary:
+//! Accept-Encoding` and an `ETag` of its own per coding.
 
-use axum::extract::{RawQuery, State};
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use boxoffice_core::SearchWindow;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 
-use super::AppState;
+use std::sync::Arc;
+
 use super::error::{ApiError, Result};
-use crate::read_model::{Cursor, SearchQuery};
+use crate::read_model::cache::etags;
+use crate::read_model::{Cursor, Encoding, ReadModel, Rendered, SearchKey, SearchQuery};
+
+/// What the handler needs of the application.
+pub struct SearchState {
+    /// What /search serves.
+    pub read_model: Arc<ReadModel>,
+    /// `Cache-Control` of /search responses.
+    pub cache_control: HeaderValue,
+}
 
 /// The largest page a client may ask for.
 pub const MAX_LIMIT: usize = 1000;
@@ -74,11 +88,14 @@ pub fn parse_query(query: Option<&str>) -> Result<SearchQuery> {
 /// An RFC 3339 date-time; one without an offset is read as UTC.
 fn parse_instant(name: &str, value: &str) -> Result<DateTime<Utc>> {
     let value = value.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
+        return Ok(at.with_timezone(&Utc));
+    }
     // An unencoded '+' of an offset arrives as a space: read it back as '+'.
-    for candidate in [value.to_owned(), value.replacen(' ', "+", 1)] {
-        if let Ok(at) = DateTime::parse_from_rfc3339(&candidate) {
-            return Ok(at.with_timezone(&Utc));
-        }
+    if value.contains(' ')
+        && let Ok(at) = DateTime::parse_from_rfc3339(&value.replacen(' ', "+", 1))
+    {
+        return Ok(at.with_timezone(&Utc));
     }
     for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(local) = NaiveDateTime::parse_from_str(value, format) {
@@ -89,14 +106,6 @@ fn parse_instant(name: &str, value: &str) -> Result<DateTime<Utc>> {
         "invalid_parameter",
         format!("{name} {value:?} is not an RFC 3339 date-time such as 2021-07-21T17:32:28Z"),
     ))
-}
-
-/// A strong validator of the response: the snapshot's version and the query.
-fn etag(version: i64, query: &str) -> String {
-    let hash = query.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("\"{version:x}-{hash:016x}\"")
 }
 
 /// Whether `If-None-Match` lets the full response be sent: RFC 9110 §13.1.2, weak
@@ -112,7 +121,8 @@ fn precondition_passes(headers: &HeaderMap, tag: &str) -> bool {
     condition.precondition_passes(&tag)
 }
 
-/// The handler: no I/O, no lock a sync holds.
+/// The handler: no I/O, no lock a sync holds. A repeated query is one lookup in the
+/// snapshot's response cache; a new one renders from the snapshot and is kept.
 ///
 /// Documented by the published contract (`docs/api/search-api.yaml`), served as is;
 /// what this annotation adds are Boxoffice's extensions, appended to it (see
@@ -126,31 +136,80 @@ fn precondition_passes(headers: &HeaderMap, tag: &str) -> bool {
         ("provider" = Option<String>, Query, description = "Extension: only events of this provider instance"),
     ),
     responses(
-        (status = 304, description = "Extension: not modified since the `ETag` sent in `If-None-Match`"),
+        (status = 304, description = "Extension: not modified since the `ETag` sent in `If-None-Match` (each content coding has its own)"),
     ))]
-pub async fn search(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<Response> {
-    let query = parse_query(raw.as_deref())?;
+pub async fn search(State(state): State<Arc<SearchState>>, request: Request) -> Result<Response> {
+    let headers = request.headers();
+    let revalidating = headers.contains_key(header::IF_NONE_MATCH);
+    let preferred = Encoding::negotiate(headers.get(header::ACCEPT_ENCODING).map(HeaderValue::as_bytes));
     let snapshot = state.read_model.snapshot();
-    let tag = etag(snapshot.version(), raw.as_deref().unwrap_or_default());
-    let tag_header = HeaderValue::from_str(&tag).map_err(ApiError::internal)?;
-    let cache = (header::CACHE_CONTROL, state.search_cache_control.clone());
-    if !precondition_passes(&headers, &tag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag_header), cache]).into_response());
+    let cache = snapshot.cache();
+    let raw = request.uri().query();
+    // A query string answered before: no parsing (it parsed then; it parses the same).
+    let known = raw.and_then(|raw| cache.get_by_query_string(raw));
+    let entry = match known {
+        Some(entry) => {
+            crate::metrics::search_cache_hit();
+            entry
+        }
+        None => {
+            let query = parse_query(raw)?;
+            let key = SearchKey::of(&query);
+            let entry = match cache.get(&key) {
+                Some(entry) => {
+                    crate::metrics::search_cache_hit();
+                    entry
+                }
+                None => {
+                    crate::metrics::search_cache_miss();
+                    if revalidating {
+                        // A client holding the plain representation needs no rendering.
+                        let [plain, ..] = etags(snapshot.version(), &key);
+                        if !precondition_passes(headers, &plain) {
+                            let tag = HeaderValue::from_str(&plain).map_err(ApiError::internal)?;
+                            return Ok(not_modified(&state, tag));
+                        }
+                    }
+                    let body = snapshot.render(&key);
+                    let rendered = Rendered::new(snapshot.version(), &key, body);
+                    cache.insert(key.clone(), rendered)
+                }
+            };
+            if let Some(raw) = raw
+                && entry.is_kept()
+            {
+                cache.remember_query_string(raw, &key);
+            }
+            entry
+        }
+    };
+    let coding = entry.coding_for(preferred);
+    if revalidating && !precondition_passes(headers, entry.etag(coding).to_str().unwrap_or_default()) {
+        return Ok(not_modified(&state, entry.etag(coding).clone()));
     }
-    let body = snapshot.query(&query);
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-            (header::ETAG, tag_header),
-            cache,
-        ],
-        body,
-    )
-        .into_response())
+    let variant = entry.variant(coding, cache).await;
+    let mut response = Response::new(Body::from(variant.body.clone()));
+    // Room for these headers and those the front layer adds, without regrowing.
+    *response.headers_mut() = HeaderMap::with_capacity(16);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::ETAG, variant.etag.clone());
+    headers.insert(header::CACHE_CONTROL, state.cache_control.clone());
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Some(coding) = variant.encoding.header_value() {
+        headers.insert(header::CONTENT_ENCODING, coding);
+    }
+    Ok(response)
+}
+
+fn not_modified(state: &SearchState, tag: HeaderValue) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, tag);
+    headers.insert(header::CACHE_CONTROL, state.cache_control.clone());
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
 }
 
 #[cfg(test)]
@@ -209,6 +268,8 @@ mod tests {
             error_of("starts_at=2022-01-01T00:00:00Z&ends_at=2021-01-01T00:00:00Z").contains("invalid_range")
         );
     }
+
+    use crate::read_model::cache::etag;
 
     #[test]
     fn if_none_match_uses_the_weak_comparison() {

@@ -341,7 +341,11 @@ impl TestApp {
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
+        // No transparent decoding: tests see the content codings the server sends.
         let client = reqwest::Client::builder()
+            .no_gzip()
+            .no_brotli()
+            .no_deflate()
             .timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -21,6 +21,7 @@ mod operations;
 mod ops_docs;
 mod provider_kit;
 mod routes;
+mod search_cache;
 mod shutdown;
 mod status;
 mod traces;
