@@ -19,7 +19,7 @@
 //!   for good).
 //! - **Prices.** Each zone's `price` divided by `price_scale`; the item's range is the
 //!   model's ([`boxoffice_core::PriceRange`]: zones with capacity, else all zones). A
-//!   zone without `capacity` is stored with [`UNKNOWN_CAPACITY`] (`u32::MAX`), so
+//!   zone without `capacity` is stored with [`UNKNOWN_CAPACITY`] (2,147,483,647), so
 //!   that it counts as available. Zones are never numbered.
 //! - **Rejections.** A record that cannot be mapped is rejected with every problem,
 //!   each naming the key, the pointer and the value (quoted, at most 80 characters),

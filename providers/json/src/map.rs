@@ -12,10 +12,12 @@ use crate::pointer::Pointer;
 use crate::time::{Edge, moment};
 use crate::values::{capacity, flag, id, present, price, same, text};
 
-/// The capacity of a zone whose feed says nothing of it: unknown counts as available
+/// The capacity of a zone whose feed says nothing of it. Unknown counts as available
 /// (the zone's price is then in the item's range), and the model's capacity is a
-/// number, so "unknown" is the largest one.
-pub const UNKNOWN_CAPACITY: u32 = u32::MAX;
+/// number, so "unknown" is a number no venue has: `i32::MAX`, 2,147,483,647, the
+/// largest the published API's `int32` capacity lets every client read (`u32::MAX`
+/// would break that format).
+pub const UNKNOWN_CAPACITY: u32 = i32::MAX as u32;
 
 /// What maps the records of one instance.
 #[derive(Debug, Clone)]

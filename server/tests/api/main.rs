@@ -16,6 +16,7 @@ mod environment;
 mod events;
 mod faults;
 mod hostile;
+mod json_provider;
 mod ops_docs;
 mod provider_kit;
 mod routes;
