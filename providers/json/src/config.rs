@@ -49,6 +49,7 @@ pub struct JsonConfig {
     /// first request is `url` as configured (page 1 when the parameter is absent); the
     /// run ends on a page without records or past `last_page`. Not with `next_page`.
     #[serde(default)]
+    #[schemars(transform = without_default)]
     pub page_param: Option<String>,
     /// With `page_param`: pointer to the number of the last page in each document
     /// (an integer or a numeric string), e.g. `/meta/last_page`.
@@ -141,6 +142,12 @@ pub struct Zones {
     /// position in the array, from 1.
     #[serde(default)]
     pub id: Option<Pointer>,
+}
+
+/// Leaves out the `null` default schemars gives an optional string: `boxoffice
+/// providers` would print it, and no other optional key shows one.
+fn without_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }
 
 fn default_scale() -> u32 {

@@ -27,8 +27,10 @@ pub struct Mapping {
     fields: Fields,
     zones: Option<Zones>,
     scale: Decimal,
-    /// The members of a record that some pointer reads.
+    /// The members of a record that some pointer reads, sorted.
     known: Vec<String>,
+    /// Some pointer is `""`: it reads the whole record, so no member is unknown.
+    reads_whole: bool,
 }
 
 /// Why a record was refused: its name and every problem.
@@ -55,9 +57,10 @@ impl Mapping {
             fields.sold_out.as_ref(),
             zones.as_ref().map(|zones| &zones.path),
         ];
+        let pointers: Vec<&Pointer> = pointers.into_iter().flatten().collect();
+        let reads_whole = pointers.iter().any(|pointer| pointer.first().is_none());
         let mut known: Vec<String> = pointers
             .into_iter()
-            .flatten()
             .filter_map(Pointer::first)
             .map(str::to_owned)
             .collect();
@@ -70,18 +73,19 @@ impl Mapping {
             fields,
             zones,
             known,
+            reads_whole,
         }
     }
 
     /// The members of `record` that no pointer reads (feed drift); none when a pointer
     /// is `""` (it reads the whole record).
     pub fn unknown_members<'v>(&self, record: &'v Value) -> impl Iterator<Item = &'v str> {
-        let reads_all = self.known.is_empty();
         record
             .as_object()
+            .filter(|_| !self.reads_whole)
             .into_iter()
             .flat_map(|members| members.keys())
-            .filter(move |key| !reads_all && self.known.binary_search(key).is_err())
+            .filter(|key| self.known.binary_search(key).is_err())
             .map(String::as_str)
     }
 

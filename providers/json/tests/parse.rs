@@ -394,3 +394,20 @@ async fn a_50_mb_generated_feed_is_mapped_with_memory_bounded_by_a_chunk() {
     // The buffer never grew past one chunk: one record (7 KB) fits many times.
     assert_eq!(summary.peak_buffer, 256 * 1024);
 }
+
+#[tokio::test]
+async fn unknown_members_are_counted_under_a_bounded_number_of_names() {
+    let records: Vec<String> = (0..100)
+        .map(|n| {
+            format!(
+                r#"{{"show_id": {n}, "name": "S", "starts": "2026-12-01", "online": true, "extra_{n}": 1, "venue": "V"}}"#
+            )
+        })
+        .collect();
+    let document = format!("{{\"shows\": [{}]}}", records.join(","));
+    let (_, sink) = parse(acme().as_ref(), document.as_bytes(), None).await;
+    assert_eq!(sink.records.len(), 100);
+    assert_eq!(sink.unknown.get("record/venue"), Some(&100));
+    assert_eq!(sink.unknown.len(), 65, "{:?}", sink.unknown.keys());
+    assert_eq!(sink.unknown.get("record/(other members)"), Some(&37));
+}
