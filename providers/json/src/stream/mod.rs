@@ -156,6 +156,9 @@ impl<R: AsyncRead + Unpin> RecordStream<R> {
     }
 
     fn keep_capture(&mut self, slot: usize, start: u64, end: u64) -> Result<(), ProviderError> {
+        if end - start > MAX_CAPTURE_BYTES as u64 {
+            return Err(capture_too_large());
+        }
         let from = usize::try_from(start - self.base).unwrap_or(usize::MAX);
         let to = usize::try_from(end - self.base).unwrap_or(usize::MAX);
         let bytes = self.buf.get(from..to).unwrap_or_default();
@@ -191,10 +194,7 @@ impl<R: AsyncRead + Unpin> RecordStream<R> {
         self.checked -= keep;
         self.end -= keep;
         if self.lexer.hold().is_some() && self.start > MAX_CAPTURE_BYTES {
-            return Err(ProviderError::Malformed(format!(
-                "a value at a page pointer (next_page, last_page) is larger than {} KiB",
-                MAX_CAPTURE_BYTES / 1024
-            )));
+            return Err(capture_too_large());
         }
         let carried = self.end;
         if carried * 2 >= self.buf.len() {
@@ -247,6 +247,13 @@ impl<R: AsyncRead + Unpin> RecordStream<R> {
         }
         Ok(())
     }
+}
+
+fn capture_too_large() -> ProviderError {
+    ProviderError::Malformed(format!(
+        "a value at a page pointer (next_page, last_page) is larger than {} KiB",
+        MAX_CAPTURE_BYTES / 1024
+    ))
 }
 
 #[cfg(test)]
