@@ -32,6 +32,7 @@
 mod config;
 pub mod generate;
 mod map;
+pub mod node;
 mod paging;
 pub mod parse;
 mod pointer;
@@ -49,6 +50,7 @@ use url::Url;
 
 pub use config::{Fields, JsonConfig, Online, Zones};
 pub use map::{Mapping, Refusal, UNKNOWN_CAPACITY};
+pub use node::Node;
 pub use paging::Pagination;
 pub use parse::{PageReader, PageSummary};
 pub use pointer::Pointer;

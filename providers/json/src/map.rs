@@ -5,9 +5,9 @@
 use boxoffice_core::{EventRecord, ExternalKey, SellMode, Zone};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
-use serde_json::Value;
 
 use crate::config::{Fields, Online, Zones};
+use crate::node::Node;
 use crate::pointer::Pointer;
 use crate::time::{Edge, moment};
 use crate::values::{capacity, flag, id, present, price, same, text};
@@ -79,19 +79,21 @@ impl Mapping {
 
     /// The members of `record` that no pointer reads (feed drift); none when a pointer
     /// is `""` (it reads the whole record).
-    pub fn unknown_members<'v>(&self, record: &'v Value) -> impl Iterator<Item = &'v str> {
-        record
-            .as_object()
-            .filter(|_| !self.reads_whole)
-            .into_iter()
-            .flat_map(|members| members.keys())
+    pub fn unknown_members<'v>(&self, record: &'v Node) -> impl Iterator<Item = &'v str> {
+        let members = match record {
+            Node::Object(members) if !self.reads_whole => &members[..],
+            _ => &[],
+        };
+        members
+            .iter()
+            .map(|(key, _)| key)
             .filter(|key| self.known.binary_search(key).is_err())
             .map(String::as_str)
     }
 
     /// Maps one record.
-    pub fn map(&self, record: &Value) -> Result<EventRecord, Refusal> {
-        if !record.is_object() {
+    pub fn map(&self, record: &Node) -> Result<EventRecord, Refusal> {
+        if !matches!(record, Node::Object(_)) {
             return Err(Refusal {
                 ids: None,
                 reason: format!("the record is not an object: {}", crate::values::quote(record)),
@@ -172,13 +174,13 @@ impl Mapping {
     }
 
     /// The record's zones; their problems join the record's.
-    fn zones(&self, record: &Value, problems: &mut Problems) -> Vec<Zone> {
+    fn zones(&self, record: &Node, problems: &mut Problems) -> Vec<Zone> {
         let Some(config) = &self.zones else {
             return Vec::new();
         };
         let items = match present(config.path.resolve(record)) {
             None => return Vec::new(),
-            Some(Value::Array(items)) => items,
+            Some(Node::Array(items)) => items,
             Some(other) => {
                 problems.push(format!(
                     "zones.path ({}) {} is not an array",
@@ -250,10 +252,10 @@ impl Problems {
     /// The value of a required key: missing (absent or `null`) is a problem.
     fn required<T>(
         &mut self,
-        record: &Value,
+        record: &Node,
         key: &str,
         pointer: &Pointer,
-        read: impl FnOnce(&Value) -> Result<T, String>,
+        read: impl FnOnce(&Node) -> Result<T, String>,
     ) -> Option<T> {
         match present(pointer.resolve(record)) {
             None => {
@@ -267,10 +269,10 @@ impl Problems {
     /// The value of an optional key: `None` when the record has none there.
     fn optional<T>(
         &mut self,
-        record: &Value,
+        record: &Node,
         key: &str,
         pointer: &Pointer,
-        read: impl FnOnce(&Value) -> Result<T, String>,
+        read: impl FnOnce(&Node) -> Result<T, String>,
     ) -> Option<T> {
         let value = present(pointer.resolve(record))?;
         self.read(key, pointer, value, read)
@@ -280,8 +282,8 @@ impl Problems {
         &mut self,
         key: &str,
         pointer: &Pointer,
-        value: &Value,
-        read: impl FnOnce(&Value) -> Result<T, String>,
+        value: &Node,
+        read: impl FnOnce(&Node) -> Result<T, String>,
     ) -> Option<T> {
         read(value)
             .map_err(|problem| self.push(format!("{key} ({pointer}) {problem}")))
@@ -295,7 +297,7 @@ struct ZoneProblems<'a> {
     problems: &'a mut Problems,
     path: &'a Pointer,
     index: usize,
-    item: &'a Value,
+    item: &'a Node,
 }
 
 impl ZoneProblems<'_> {
@@ -304,7 +306,7 @@ impl ZoneProblems<'_> {
         &mut self,
         key: &str,
         pointer: &Pointer,
-        read: impl FnOnce(&Value) -> Result<T, String>,
+        read: impl FnOnce(&Node) -> Result<T, String>,
     ) -> Option<Option<T>> {
         let Some(value) = present(pointer.resolve(self.item)) else {
             return Some(None);

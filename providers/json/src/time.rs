@@ -15,8 +15,8 @@ use boxoffice_core::LocalMoment;
 use boxoffice_core::model::time::local_to_instant;
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use serde_json::Value;
 
+use crate::node::Node;
 use crate::values::quote;
 
 /// Local date-times read, in order.
@@ -35,16 +35,16 @@ pub(crate) enum Edge {
 }
 
 /// The moment `value` stands for, read in `tz` when it has no offset of its own.
-pub(crate) fn moment(value: &Value, tz: Tz, edge: Edge) -> Result<LocalMoment, String> {
+pub(crate) fn moment(value: &Node, tz: Tz, edge: Edge) -> Result<LocalMoment, String> {
     match value {
-        Value::String(text) => text_moment(text.trim(), tz, edge).ok_or_else(|| {
+        Node::String(text) => text_moment(text.trim(), tz, edge).ok_or_else(|| {
             format!(
                 "{} is not a date-time: expected RFC 3339 (2026-12-01T20:00:00+01:00), a local \
                  date-time (2026-12-01T20:00:00), a date (2026-12-01) or epoch seconds",
                 quote(value)
             )
         }),
-        Value::Number(number) => {
+        Node::Number(number) => {
             let at = number
                 .as_i64()
                 .and_then(|seconds| Utc.timestamp_opt(seconds, 0).single())
@@ -93,10 +93,11 @@ fn text_moment(text: &str, tz: Tz, edge: Edge) -> Option<LocalMoment> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn read(value: Value, edge: Edge) -> Result<(String, Option<String>, String), String> {
-        moment(&value, chrono_tz::Europe::Madrid, edge).map(|m| {
+        let node: Node = serde_json::from_value(value).unwrap_or(Node::Null);
+        moment(&node, chrono_tz::Europe::Madrid, edge).map(|m| {
             (
                 m.date.to_string(),
                 m.time.map(|t| t.to_string()),

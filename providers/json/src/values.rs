@@ -9,48 +9,51 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde_json::{Number, Value};
 
+use crate::node::Node;
+
 /// How much of a bad value a reason quotes, in characters.
 pub(crate) const MAX_QUOTED_CHARS: usize = 80;
 
 /// The value, unless the record has none there (absent or `null`).
-pub(crate) fn present(value: Option<&Value>) -> Option<&Value> {
+pub(crate) fn present(value: Option<&Node>) -> Option<&Node> {
     value.filter(|value| !value.is_null())
 }
 
 /// An id: a string that is not blank, or an integer (its decimal text).
-pub(crate) fn id(value: &Value) -> Result<String, String> {
+pub(crate) fn id(value: &Node) -> Result<String, String> {
     match value {
-        Value::String(text) if text.trim().is_empty() => Err(format!("{} is blank", quote(value))),
+        Node::String(text) if text.trim().is_empty() => Err(format!("{} is blank", quote(value))),
         // The parts of an item's identity are joined with U+001F: no id may carry it.
-        Value::String(text) if text.chars().any(char::is_control) => {
+        Node::String(text) if text.chars().any(char::is_control) => {
             Err(format!("{} contains a control character", quote(value)))
         }
-        Value::String(text) => Ok(text.clone()),
-        Value::Number(number) if number.is_i64() || number.is_u64() => Ok(number.to_string()),
+        Node::String(text) => Ok(text.clone()),
+        Node::Number(number) if number.is_i64() || number.is_u64() => Ok(number.to_string()),
         _ => Err(format!("{} is not a string or an integer", quote(value))),
     }
 }
 
 /// A string.
-pub(crate) fn text(value: &Value) -> Result<String, String> {
+pub(crate) fn text(value: &Node) -> Result<String, String> {
     match value {
-        Value::String(text) => Ok(text.clone()),
+        Node::String(text) => Ok(text.clone()),
         _ => Err(format!("{} is not a string", quote(value))),
     }
 }
 
 /// `true` or `false`.
-pub(crate) fn flag(value: &Value) -> Result<bool, String> {
-    value
-        .as_bool()
-        .ok_or_else(|| format!("{} is not true or false", quote(value)))
+pub(crate) fn flag(value: &Node) -> Result<bool, String> {
+    match value {
+        Node::Bool(flag) => Ok(*flag),
+        _ => Err(format!("{} is not true or false", quote(value))),
+    }
 }
 
 /// A price: a number or a numeric string, not negative, exact.
-pub(crate) fn price(value: &Value) -> Result<Decimal, String> {
+pub(crate) fn price(value: &Node) -> Result<Decimal, String> {
     let read = match value {
-        Value::Number(number) => decimal_of(number),
-        Value::String(text) => decimal(text.trim()),
+        Node::Number(number) => decimal_of(number),
+        Node::String(text) => decimal(text.trim()),
         _ => None,
     };
     match read {
@@ -63,10 +66,10 @@ pub(crate) fn price(value: &Value) -> Result<Decimal, String> {
 }
 
 /// A capacity: a whole number from 0 to `u32::MAX`, or a string of one.
-pub(crate) fn capacity(value: &Value) -> Result<u32, String> {
+pub(crate) fn capacity(value: &Node) -> Result<u32, String> {
     let read = match value {
-        Value::Number(number) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
-        Value::String(text) => text.trim().parse::<u32>().ok(),
+        Node::Number(number) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Node::String(text) => text.trim().parse::<u32>().ok(),
         _ => None,
     };
     read.ok_or_else(|| format!("{} is not a whole number from 0 to {}", quote(value), u32::MAX))
@@ -83,13 +86,15 @@ pub(crate) fn whole(value: &Value) -> Option<u64> {
 
 /// Whether `found` is the configured `expected` (a string, number or boolean):
 /// numbers by value (`1` is `1.0`), anything else exactly, never across types.
-pub(crate) fn same(found: &Value, expected: &Value) -> bool {
+pub(crate) fn same(found: &Node, expected: &Value) -> bool {
     match (found, expected) {
-        (Value::Number(a), Value::Number(b)) => match (decimal_of(a), decimal_of(b)) {
+        (Node::Number(a), Value::Number(b)) => match (decimal_of(a), decimal_of(b)) {
             (Some(a), Some(b)) => a == b,
             _ => a.as_f64() == b.as_f64(),
         },
-        _ => found == expected,
+        (Node::String(a), Value::String(b)) => a == b,
+        (Node::Bool(a), Value::Bool(b)) => a == b,
+        _ => false,
     }
 }
 
@@ -112,7 +117,7 @@ fn decimal(text: &str) -> Option<Decimal> {
 
 /// A value as a reason quotes it: its JSON text, at most [`MAX_QUOTED_CHARS`]
 /// characters (with `…` when cut), without writing out more of a large value.
-pub(crate) fn quote(value: &Value) -> String {
+pub(crate) fn quote(value: &(impl serde::Serialize + ?Sized)) -> String {
     let mut out = Bounded {
         bytes: Vec::new(),
         room: MAX_QUOTED_CHARS * 4 + 4,
@@ -169,7 +174,13 @@ impl std::io::Write for Bounded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// The node of a JSON text.
+    macro_rules! json {
+        ($($json:tt)+) => {
+            serde_json::from_value::<Node>(serde_json::json!($($json)+)).unwrap_or(Node::Null)
+        };
+    }
 
     #[test]
     fn ids_are_strings_or_integers() {
@@ -209,10 +220,10 @@ mod tests {
 
     #[test]
     fn comparisons_are_by_value_for_numbers_and_exact_otherwise() {
-        assert!(same(&json!(1), &json!(1.0)));
-        assert!(same(&json!("onsale"), &json!("onsale")));
-        assert!(!same(&json!("1"), &json!(1)));
-        assert!(!same(&json!(true), &json!("true")));
+        assert!(same(&json!(1), &serde_json::json!(1.0)));
+        assert!(same(&json!("onsale"), &serde_json::json!("onsale")));
+        assert!(!same(&json!("1"), &serde_json::json!(1)));
+        assert!(!same(&json!(true), &serde_json::json!("true")));
     }
 
     #[test]

@@ -4,9 +4,8 @@
 //! The body is read in chunks ([`CHUNK_BYTES`]) into one buffer. The [`lexer`] scans
 //! the structure outside the records (checking the grammar, following the path to the
 //! configured pointers, skipping everything else with state that survives the end of a
-//! chunk). At each element of the records array, serde_json parses one
-//! `serde_json::Value` straight from the buffer: it checks the record and says where it
-//! ends. A record that the end of the chunk cuts is parsed again once more bytes have
+//! chunk). At each element of the records array, serde_json parses one [`Node`]
+//! straight from the buffer: it checks the record and says where it ends. A record that the end of the chunk cuts is parsed again once more bytes have
 //! arrived, from its first byte, which is all that is carried over; a record larger
 //! than the buffer grows it, and each read then brings at least as many bytes as are
 //! carried, so that a large record is parsed a bounded number of times. The values
@@ -25,6 +24,7 @@ use boxoffice_core::{ProviderError, read_error};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::node::Node;
 use crate::pointer::Token;
 use lexer::{Lexer, Scan};
 
@@ -82,7 +82,7 @@ impl<R: AsyncRead + Unpin> RecordStream<R> {
 
     /// The next record, or `None` at the end of the document. Fails when the document
     /// is not JSON, is truncated, lacks the records array, or cannot be read.
-    pub(crate) async fn next_record(&mut self) -> Result<Option<Value>, ProviderError> {
+    pub(crate) async fn next_record(&mut self) -> Result<Option<Node>, ProviderError> {
         loop {
             let complete = self.body_ended && self.checked == self.end;
             let (found, used) = self.lexer.scan(&self.buf[self.start..self.checked], complete)?;
@@ -124,15 +124,15 @@ impl<R: AsyncRead + Unpin> RecordStream<R> {
     }
 
     /// Parses the record at `buf[start]`; `None` when it goes on past what was read.
-    fn parse_record(&mut self, complete: bool) -> Result<Option<Value>, ProviderError> {
+    fn parse_record(&mut self, complete: bool) -> Result<Option<Node>, ProviderError> {
         let bytes = &self.buf[self.start..self.checked];
-        let mut values = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+        let mut values = serde_json::Deserializer::from_slice(bytes).into_iter::<Node>();
         let parsed = values.next();
         let used = values.byte_offset();
         match parsed.unwrap_or_else(|| Err(serde::de::Error::custom("no value"))) {
             Ok(value) => {
                 // Only a number can go on after the last byte read and still parse.
-                if used == bytes.len() && !complete && value.is_number() {
+                if used == bytes.len() && !complete && matches!(value, Node::Number(_)) {
                     return Ok(None);
                 }
                 self.record = self.start..self.start + used;

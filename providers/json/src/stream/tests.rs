@@ -29,6 +29,7 @@ async fn read_with<R: AsyncRead + Unpin>(
     let outcome = loop {
         match stream.next_record().await {
             Ok(Some(record)) => {
+                let record = serde_json::to_value(&record).unwrap_or_default();
                 // The raw text is the record's exact span.
                 let raw: Value = serde_json::from_slice(stream.raw_record()).unwrap_or_default();
                 assert_eq!(raw, record);
@@ -244,7 +245,11 @@ impl AsyncRead for FailingBody {
 async fn a_read_error_is_an_error_not_the_end_of_the_document() {
     let records = pointer("/shows");
     let mut stream = RecordStream::new(FailingBody(false), records.tokens(), &[], 1024);
-    assert_eq!(stream.next_record().await.ok().flatten(), Some(json!({"id": 1})));
+    let first = stream.next_record().await.ok().flatten();
+    assert_eq!(
+        first.and_then(|node| serde_json::to_value(node).ok()),
+        Some(json!({"id": 1}))
+    );
     let error = stream.next_record().await.err();
     assert!(
         matches!(error, Some(ProviderError::Fetch { transient: true, .. })),
