@@ -7,6 +7,7 @@ use anyhow::Context;
 use boxoffice_core::RunStatus;
 use boxoffice_core::registry;
 use boxoffice_provider_fever::generate::{FeedShape, write_feed};
+use boxoffice_provider_json::generate as json_feed;
 use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::app::{self, Application, Services};
@@ -113,20 +114,25 @@ pub enum Command {
     Providers,
     /// Validate the configuration and list every problem, each naming its key.
     CheckConfig,
-    /// Write a deterministic Fever feed to standard output, for tests and benchmarks.
+    /// Write a deterministic feed to standard output, for tests and benchmarks: the
+    /// Fever XML feed, or its JSON rendition (the same sessions and zones).
     GenFeed {
-        /// `<base_event>` elements.
+        /// Base events (`<base_event>` elements; shows in JSON).
         #[arg(long, default_value_t = 5000)]
         base_events: usize,
-        /// `<event>` elements per base event.
+        /// Sessions per base event (`<event>` elements; records in JSON).
         #[arg(long, default_value_t = 3)]
         events_per_base: usize,
-        /// `<zone>` elements per event.
+        /// Zones per session (`<zone>` elements; tickets in JSON).
         #[arg(long, default_value_t = 100)]
         zones: usize,
         /// Seed of the pseudo-random values.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// `xml`: the Fever feed (kind `fever-xml`); `json`: its JSON rendition, which
+        /// the json kind reads with providers/json/tests/fixtures/generated-feed.toml.
+        #[arg(long, value_enum, default_value_t = FeedFormat::Xml)]
+        format: FeedFormat,
     },
     /// Print a shell completion script to standard output.
     ///
@@ -144,6 +150,15 @@ pub enum Command {
     Man,
 }
 
+/// What `gen-feed` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FeedFormat {
+    /// The Fever XML feed.
+    Xml,
+    /// Its JSON rendition.
+    Json,
+}
+
 impl Cli {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<()> {
@@ -152,18 +167,32 @@ impl Cli {
             events_per_base,
             zones,
             seed,
+            format,
         }) = self.command
         {
             // Needs no configuration: it writes a file and touches nothing else.
-            let shape = FeedShape {
-                base_events,
-                events_per_base,
-                zones,
-                seed,
+            let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            let written = match format {
+                FeedFormat::Xml => {
+                    let shape = FeedShape {
+                        base_events,
+                        events_per_base,
+                        zones,
+                        seed,
+                    };
+                    write_feed(out, &shape)
+                }
+                FeedFormat::Json => {
+                    let shape = json_feed::FeedShape {
+                        base_events,
+                        events_per_base,
+                        zones,
+                        seed,
+                    };
+                    json_feed::write_feed(out, &shape)
+                }
             };
-            let stdout = std::io::stdout().lock();
-            return write_feed(std::io::BufWriter::with_capacity(1 << 16, stdout), &shape)
-                .context("writing the feed to standard output");
+            return written.context("writing the feed to standard output");
         }
         // Neither needs a configuration: they describe the command line itself.
         if let Some(Command::Completions { shell }) = self.command {

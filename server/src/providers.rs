@@ -8,4 +8,5 @@
 pub fn link_all() {
     boxoffice_provider_fever::link();
     boxoffice_provider_ical::link();
+    boxoffice_provider_json::link();
 }

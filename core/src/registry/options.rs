@@ -107,11 +107,17 @@ pub fn parse_options<T: DeserializeOwned + JsonSchema>(
             };
         let path = error.path().to_string();
         let message = error.inner().to_string();
-        // An unknown or missing field is named in serde's message, not in the path.
-        let key = if path == "." {
-            field_named_in(&message).unwrap_or_default()
-        } else {
-            path
+        // A missing field is named in serde's message, not in the path, which ends at
+        // the table that lacks it (`fields` for `fields.title`); at the top, an unknown
+        // field too.
+        let named = message
+            .starts_with("missing field")
+            .then(|| field_named_in(&message))
+            .flatten();
+        let key = match (path.as_str(), named) {
+            (".", named) => named.unwrap_or_default(),
+            (_, Some(field)) => format!("{path}.{field}"),
+            (_, None) => path,
         };
         let top = key.split(['.', '[']).next().unwrap_or_default().to_owned();
         // A key taken out is then reported missing: it was reported already, and
@@ -148,6 +154,15 @@ mod tests {
     use serde::Deserialize;
     use serde_json::json;
 
+    /// A table inside the options.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        /// Required.
+        path: String,
+    }
+
     /// Options of a made-up kind.
     #[derive(Debug, Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
@@ -161,6 +176,9 @@ mod tests {
         /// Whether.
         #[serde(default)]
         flag: bool,
+        /// A table.
+        #[serde(default)]
+        inner: Option<Inner>,
     }
 
     fn three() -> u32 {
@@ -185,6 +203,13 @@ mod tests {
             ["colour", "url", "count", "flag"]
         );
         assert_eq!(keys(json!([1])), [""]);
+        // Inside a table, the key is the table's and the field's.
+        assert_eq!(keys(json!({"url": "x", "inner": {}})), ["inner.path"]);
+        assert_eq!(
+            keys(json!({"url": "x", "inner": {"path": "p", "colour": 1}})),
+            ["inner.colour"]
+        );
+        assert_eq!(keys(json!({"url": "x", "inner": {"path": 5}})), ["inner.path"]);
         assert!(parse_options::<Options>(json!({"url": "x"})).is_ok());
     }
 
@@ -192,7 +217,7 @@ mod tests {
     fn keys_are_described_from_the_doc_comments() {
         let keys = keys_of::<Options>();
         let names: Vec<_> = keys.iter().map(|k| k.name.as_str()).collect();
-        assert_eq!(names, ["url", "count", "flag"]);
+        assert_eq!(names, ["url", "count", "flag", "inner"]);
         assert!(keys[0].required && !keys[1].required);
         assert_eq!(keys[0].doc, "The feed's address.");
         assert_eq!(keys[1].default.as_deref(), Some("3"));

@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
-mod process;
 
 mod access_log;
 mod admin;
@@ -16,9 +15,11 @@ mod environment;
 mod events;
 mod faults;
 mod hostile;
+mod json_provider;
 mod migrations;
 mod operations;
 mod ops_docs;
+mod process;
 mod provider_kit;
 mod routes;
 mod search_cache;

@@ -1,0 +1,190 @@
+//! The instance's table as the registry reads it: what is accepted, and every problem
+//! reported with its key.
+
+use boxoffice_core::registry::{self, ConfigProblem};
+use boxoffice_testkit::instance_from_toml;
+
+/// A complete table, as the README's example has it; `patch` edits its text.
+const ACME: &str = r#"
+kind = "json"
+url = "https://api.example.com/v1/shows?page=1"
+timezone = "Europe/Madrid"
+records = "/shows"
+next_page = "/next"
+max_pages = 1000
+
+[headers]
+X-Api-Key = "k"
+
+[fields]
+base_id = "/show_id"
+event_id = "/session_id"
+title = "/name"
+starts_at = "/starts"
+ends_at = "/ends"
+online = "/online"
+sold_out = "/sold_out"
+
+[zones]
+path = "/tickets"
+price = "/price_cents"
+price_scale = 100
+capacity = "/left"
+name = "/tier"
+id = "/tier_id"
+"#;
+
+fn build(table: &str) -> Result<(), Vec<ConfigProblem>> {
+    boxoffice_provider_json::link();
+    instance_from_toml("acme", table).map(|_| ())
+}
+
+fn problems(table: &str) -> Vec<ConfigProblem> {
+    build(table).err().unwrap_or_default()
+}
+
+fn keys(table: &str) -> Vec<String> {
+    problems(table).into_iter().map(|problem| problem.key).collect()
+}
+
+#[test]
+fn the_documented_table_is_accepted() {
+    assert_eq!(build(ACME), Ok(()));
+    let online_equals = ACME.replace(
+        "online = \"/online\"",
+        "online = { path = \"/status\", equals = \"onsale\" }",
+    );
+    assert_eq!(build(&online_equals), Ok(()));
+    let numbered = ACME.replace(
+        "next_page = \"/next\"",
+        "page_param = \"page\"\nlast_page = \"/meta/last\"",
+    );
+    assert_eq!(build(&numbered), Ok(()));
+    let minimal = "kind = \"json\"\nurl = \"https://x.example/\"\nrecords = \"\"\n\
+                   [fields]\nbase_id = \"/id\"\ntitle = \"/t\"\nstarts_at = \"/s\"\n";
+    assert_eq!(build(minimal), Ok(()));
+}
+
+#[test]
+fn a_missing_required_key_is_named_with_its_table() {
+    assert_eq!(
+        keys(&ACME.replace("title = \"/name\"\n", "")),
+        ["providers.acme.fields.title"]
+    );
+    assert_eq!(
+        keys(&ACME.replace("price = \"/price_cents\"\n", "")),
+        ["providers.acme.zones.price"]
+    );
+    assert_eq!(
+        keys(&ACME.replace("records = \"/shows\"\n", "")),
+        ["providers.acme.records"]
+    );
+    let message = &problems(&ACME.replace("starts_at = \"/starts\"\n", ""))[0].message;
+    assert!(message.contains("missing field `starts_at`"), "{message}");
+}
+
+#[test]
+fn a_pointer_that_does_not_start_with_a_slash_is_named() {
+    let found = problems(&ACME.replace("title = \"/name\"", "title = \"name\""));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "providers.acme.fields.title");
+    assert!(found[0].message.contains("\"/name\""), "{}", found[0].message);
+    assert_eq!(
+        keys(&ACME.replace("records = \"/shows\"", "records = \"shows\"")),
+        ["providers.acme.records"]
+    );
+    assert_eq!(
+        keys(&ACME.replace("price = \"/price_cents\"", "price = \"/a~2\"")),
+        ["providers.acme.zones.price"]
+    );
+    assert_eq!(
+        keys(&ACME.replace("next_page = \"/next\"", "next_page = \"next\"")),
+        ["providers.acme.next_page"]
+    );
+}
+
+#[test]
+fn unknown_and_mistyped_keys_are_named() {
+    assert_eq!(
+        keys(&ACME.replace("kind = \"json\"", "kind = \"json\"\ncolour = 1")),
+        ["providers.acme.colour"]
+    );
+    assert_eq!(
+        keys(&ACME.replace("title = \"/name\"", "title = \"/name\"\nvenue = \"/v\"")),
+        ["providers.acme.fields.venue"]
+    );
+    assert_eq!(
+        keys(&ACME.replace("price_scale = 100", "price_scale = 0")),
+        ["providers.acme.zones.price_scale"]
+    );
+    assert_eq!(
+        keys(&ACME.replace("online = \"/online\"", "online = { path = \"/s\", equals = [1] }")),
+        ["providers.acme.fields.online"]
+    );
+    assert_eq!(
+        keys(&ACME.replace("online = \"/online\"", "online = { path = \"/s\" }")),
+        ["providers.acme.fields.online.equals"]
+    );
+    assert_eq!(
+        keys(&ACME.replace("url = \"https", "url = \"ftp")),
+        ["providers.acme.url"]
+    );
+}
+
+#[test]
+fn next_page_and_page_param_are_exclusive() {
+    let both = problems(&ACME.replace(
+        "next_page = \"/next\"",
+        "next_page = \"/next\"\npage_param = \"page\"",
+    ));
+    assert_eq!(both.len(), 1, "{both:?}");
+    assert_eq!(both[0].key, "providers.acme.page_param");
+    assert!(
+        both[0].message.contains("next_page") && both[0].message.contains("page_param"),
+        "{}",
+        both[0].message
+    );
+    assert_eq!(
+        keys(&ACME.replace("next_page = \"/next\"", "last_page = \"/last\"")),
+        ["providers.acme.last_page"]
+    );
+}
+
+#[test]
+fn max_pages_stays_a_common_key() {
+    let kind = registry::find("json")
+        .map(|registration| (registration.keys)())
+        .unwrap_or_default();
+    let names: Vec<_> = kind.iter().map(|key| key.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "url",
+            "headers",
+            "records",
+            "next_page",
+            "page_param",
+            "last_page",
+            "fields",
+            "zones"
+        ]
+    );
+    assert!(!names.contains(&"max_pages") && !names.contains(&"timezone"));
+    assert!(kind.iter().all(|key| !key.doc.is_empty()), "{kind:?}");
+    let required: Vec<_> = kind
+        .iter()
+        .filter(|key| key.required)
+        .map(|key| key.name.as_str())
+        .collect();
+    assert_eq!(required, ["url", "records", "fields"]);
+}
+
+#[test]
+fn a_disabled_instance_may_lack_its_header_secret_until_it_runs() {
+    let unset = ACME.replace(
+        "X-Api-Key = \"k\"",
+        "X-Api-Key = { env = \"BOXOFFICE_JSON_TEST_SURELY_UNSET\" }",
+    );
+    assert_eq!(keys(&unset), ["providers.acme.headers.X-Api-Key"]);
+    assert_eq!(build(&format!("enabled = false\n{unset}")), Ok(()));
+}
