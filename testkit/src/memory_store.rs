@@ -131,30 +131,37 @@ impl EventStore for MemoryStore {
         }))
     }
 
-    async fn searchable(&self) -> Result<Vec<SearchItem>, StoreError> {
+    async fn for_each_searchable(
+        &self,
+        visit: &mut (dyn FnMut(SearchItem) + Send),
+    ) -> Result<u64, StoreError> {
         self.check()?;
-        let data = lock(&self.data);
-        Ok(data
-            .items
-            .iter()
-            .filter(|(_, item)| {
-                let key = &item.record.key;
-                data.online
-                    .contains(&(key.provider.clone(), key.base_event_id.clone()))
-            })
-            .map(|(id, item)| {
-                let range = item.record.price_range();
-                SearchItem {
-                    id: *id,
-                    provider: item.record.key.provider.clone(),
-                    title: item.record.title.clone(),
-                    start: item.record.start,
-                    end: item.record.end,
-                    min_price: range.map(|r| r.min),
-                    max_price: range.map(|r| r.max),
-                }
-            })
-            .collect())
+        let items: Vec<SearchItem> = {
+            let data = lock(&self.data);
+            data.items
+                .iter()
+                .filter(|(_, item)| {
+                    let key = &item.record.key;
+                    data.online
+                        .contains(&(key.provider.clone(), key.base_event_id.clone()))
+                })
+                .map(|(id, item)| {
+                    let range = item.record.price_range();
+                    SearchItem {
+                        id: *id,
+                        provider: item.record.key.provider.clone(),
+                        title: item.record.title.clone(),
+                        start: item.record.start,
+                        end: item.record.end,
+                        min_price: range.map(|r| r.min),
+                        max_price: range.map(|r| r.max),
+                    }
+                })
+                .collect()
+        };
+        let count = items.len() as u64;
+        items.into_iter().for_each(visit);
+        Ok(count)
     }
 
     async fn validators(&self, provider: &str) -> Result<Option<Validators>, StoreError> {

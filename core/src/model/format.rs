@@ -73,13 +73,33 @@ pub fn local_date_time(at: NaiveDateTime) -> String {
     text(out)
 }
 
-/// Reads [`date`]'s output back.
+/// The number written by the ASCII digits of `bytes`, if they all are digits.
+fn number(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().try_fold(0_u32, |value, byte| {
+        byte.is_ascii_digit().then(|| value * 10 + u32::from(byte - b'0'))
+    })
+}
+
+/// Reads [`date`]'s output back (a store loads millions of them: the usual
+/// `YYYY-MM-DD` is read without a format string).
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    if bytes.len() == 10 && bytes[4] == b'-' && bytes[7] == b'-' {
+        let year = i32::try_from(number(&bytes[..4])?).ok()?;
+        return NaiveDate::from_ymd_opt(year, number(&bytes[5..7])?, number(&bytes[8..])?);
+    }
     NaiveDate::parse_from_str(text, DATE).ok()
 }
 
 /// Reads [`time`]'s output back.
 pub fn parse_time(text: &str) -> Option<NaiveTime> {
+    let bytes = text.as_bytes();
+    if bytes.len() == 8 && bytes[2] == b':' && bytes[5] == b':' {
+        let (hour, minute, second) = (number(&bytes[..2])?, number(&bytes[3..5])?, number(&bytes[6..])?);
+        if second < 60 {
+            return NaiveTime::from_hms_opt(hour, minute, second);
+        }
+    }
     NaiveTime::parse_from_str(text, TIME).ok()
 }
 
@@ -105,6 +125,16 @@ mod tests {
         assert_eq!(parse_date("2021-06-03"), Some(at.date()));
         assert_eq!(parse_time("09:05:07"), Some(at.time()));
         assert_eq!(parse_date("2021-02-31"), None);
+        assert_eq!(parse_date("2021-0a-01"), None);
+        assert_eq!(parse_time("24:00:00"), None);
+        assert_eq!(
+            parse_time("23:59:60"),
+            NaiveTime::parse_from_str("23:59:60", TIME).ok()
+        );
+        for day in 0..800 {
+            let date = NaiveDate::from_ymd_opt(1999, 1, 1).unwrap_or_default() + chrono::Duration::days(day);
+            assert_eq!(parse_date(&date.format(DATE).to_string()), Some(date));
+        }
         let far = NaiveDate::from_ymd_opt(12_021, 1, 1).unwrap_or_default();
         assert_eq!(date(far), far.format(DATE).to_string());
         let early = NaiveDate::from_ymd_opt(7, 1, 2).unwrap_or_default();

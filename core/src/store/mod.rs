@@ -142,9 +142,14 @@ pub trait EventStore: Send + Sync + 'static {
     /// [`StoreError::Conflict`] when another process is syncing it.
     async fn begin_sync(&self, provider: &str) -> Result<Box<dyn SyncTransaction>, StoreError>;
 
-    /// Every searchable item (its base event was ever online), in no particular
-    /// order: what the read model serves /search from.
-    async fn searchable(&self) -> Result<Vec<SearchItem>, StoreError>;
+    /// Hands every searchable item (its base event was ever online) to `visit`, one at
+    /// a time, in no particular order; returns how many. What the read model serves
+    /// /search from: streamed, so that loading a million items holds one item at a
+    /// time, not a million.
+    async fn for_each_searchable(
+        &self,
+        visit: &mut (dyn FnMut(SearchItem) + Send),
+    ) -> Result<u64, StoreError>;
 
     /// The validators of `provider`'s feed as the last committed run left them.
     async fn validators(&self, provider: &str) -> Result<Option<Validators>, StoreError>;

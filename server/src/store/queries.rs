@@ -7,6 +7,7 @@ use boxoffice_core::provider::{Rejection, Validators};
 use boxoffice_core::store::{InstanceState, QuarantinedRecord, Retention};
 use boxoffice_core::{EventStore, SearchItem, StoreError, StoredEvent, SyncReport, SyncTransaction};
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
@@ -54,7 +55,10 @@ impl EventStore for SeaOrmStore {
         Ok(Box::new(SqlSyncTransaction::new(transaction, provider, writer)))
     }
 
-    async fn searchable(&self) -> Result<Vec<SearchItem>, StoreError> {
+    async fn for_each_searchable(
+        &self,
+        visit: &mut (dyn FnMut(SearchItem) + Send),
+    ) -> Result<u64, StoreError> {
         use events::Column as C;
         let mut select = Query::select();
         select
@@ -85,13 +89,17 @@ impl EventStore for SeaOrmStore {
                     ),
             );
         let statement = self.db.get_database_backend().build(&select);
-        SearchRow::find_by_statement(statement)
-            .all(&self.db)
+        // Streamed: one row at a time, never the whole result set.
+        let mut rows = SearchRow::find_by_statement(statement)
+            .stream(&self.db)
             .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(SearchRow::into_item)
-            .collect()
+            .map_err(store_error)?;
+        let mut count = 0;
+        while let Some(row) = rows.next().await {
+            visit(row.map_err(store_error)?.into_item()?);
+            count += 1;
+        }
+        Ok(count)
     }
 
     async fn validators(&self, provider: &str) -> Result<Option<Validators>, StoreError> {
