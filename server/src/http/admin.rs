@@ -209,7 +209,9 @@ pub async fn get_run(
 /// search (a removed or renamed instance's items would otherwise stay searchable for
 /// good). Logged and counted. Nothing else ever deletes items.
 #[utoipa::path(delete, path = "/admin/providers/{name}/items", tag = "admin", operation_id = "retireItems",
-    params(("name" = String, Path, description = "The provider instance's name, configured or not (any more)")),
+    // The pattern spells registry::is_valid_instance_name for clients (a test holds them together).
+    params(("name" = String, Path, pattern = "^[a-z0-9_-]{1,64}$",
+        description = "The provider instance's name, configured or not (any more)")),
     responses(
         (status = 200, description = "Retired; `retired` counts the items", body = Envelope<RetiredAnswer>),
         (status = 400, description = "Not an instance name", body = ErrorEnvelope),

@@ -299,3 +299,27 @@ async fn every_documented_operation_is_answered_by_its_route() {
     }
     app.stop().await;
 }
+
+/// A path pattern the document declares accepts exactly the names the server accepts:
+/// a client that follows the document is never answered 400 for the name.
+#[tokio::test]
+async fn the_documented_instance_name_pattern_is_the_servers_rule() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual("http://127.0.0.1:9/feed")).await;
+    let (_, document) = app.get("/openapi.json").await;
+    let parameters = &document["paths"]["/admin/providers/{name}/items"]["delete"]["parameters"];
+    let pattern = parameters[0]["schema"]["pattern"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no pattern on {parameters}"));
+    let pattern = regex::Regex::new(pattern).unwrap();
+    let long = "a".repeat(64);
+    let too_long = "a".repeat(65);
+    for name in ["fever", "fever-madrid_2", "0", &long, "", "Platea", "a b", "é", &too_long, "a/b"] {
+        assert_eq!(
+            pattern.is_match(name),
+            boxoffice_core::registry::is_valid_instance_name(name),
+            "{name:?}"
+        );
+    }
+    app.stop().await;
+}
