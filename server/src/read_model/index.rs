@@ -1,21 +1,18 @@
 //! The compact snapshot: flat arrays of instants, ids and providers, and every item's
 //! rendered JSON in one buffer.
 //!
-//! Per item it holds 16 bytes of id, 8 + 8 of instants, 4 of provider and 8 of offset
+//! Per item it holds 16 bytes of id, 8 + 8 of instants, 4 of provider and 16 of span
 //! beside the JSON itself (about 200 bytes), in a handful of allocations for the whole
 //! snapshot instead of a few per item. The JSON of consecutive items is stored
 //! comma-separated, so a run of matching items is copied into a response as one slice.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use boxoffice_core::model::format;
 use boxoffice_core::store::SearchItem;
 use bytes::{BufMut, Bytes, BytesMut};
-use chrono::{NaiveDate, NaiveTime};
-use rust_decimal::prelude::ToPrimitive;
 use uuid::Uuid;
 
+use super::IndexBuilder;
 use super::cache::ResponseCache;
 use super::query::{Cursor, SearchKey, SearchQuery};
 
@@ -24,126 +21,32 @@ const ENVELOPE_TAIL: &[u8] = br#"]},"error":null}"#;
 
 /// An immutable snapshot of the searchable items, sorted by (start instant, id).
 pub struct SearchIndex {
-    starts: Vec<i64>,
-    ends: Vec<i64>,
-    ids: Vec<Uuid>,
+    pub(super) starts: Vec<i64>,
+    pub(super) ends: Vec<i64>,
+    pub(super) ids: Vec<Uuid>,
     /// Index into `providers`.
-    provider_of: Vec<u32>,
-    /// Where each item's JSON begins in `json`, plus one entry past the end: item `i`
-    /// is `json[offsets[i]..offsets[i + 1] - 1]` (each item is followed by a comma).
-    offsets: Vec<usize>,
-    json: Vec<u8>,
-    providers: Vec<Arc<str>>,
-    version: i64,
-    cache: ResponseCache,
+    pub(super) provider_of: Vec<u32>,
+    /// Where item `i`'s JSON is in `json`: its start and length (each item is followed
+    /// by a comma). In the store's order the items lie in `json` in this order, so
+    /// runs of items are runs of bytes; an unordered source is sorted by moving these
+    /// spans, never the bytes (a million items' JSON is ~300 MB).
+    pub(super) spans: Vec<Span>,
+    pub(super) json: Vec<u8>,
+    pub(super) providers: Vec<Arc<str>>,
+    pub(super) version: i64,
+    pub(super) cache: ResponseCache,
 }
 
-/// Builds a [`SearchIndex`] from items pushed one at a time, in any order (in the
-/// index's order, as the store returns them, nothing is moved when finishing).
-pub struct IndexBuilder {
-    starts: Vec<i64>,
-    ends: Vec<i64>,
-    ids: Vec<Uuid>,
-    provider_of: Vec<u32>,
-    offsets: Vec<usize>,
-    json: Vec<u8>,
-    providers: Vec<Arc<str>>,
-    provider_index: HashMap<Arc<str>, u32>,
-    sorted: bool,
+/// An item's place in the JSON buffer.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    pub(super) start: usize,
+    pub(super) len: u32,
 }
 
-/// The bytes of JSON an item usually takes, to size the buffer once.
-const TYPICAL_ITEM_JSON: usize = 220;
-
-impl IndexBuilder {
-    /// A builder with room for `items` items.
-    pub fn with_capacity(items: usize) -> Self {
-        let mut offsets = Vec::with_capacity(items + 1);
-        offsets.push(0);
-        Self {
-            starts: Vec::with_capacity(items),
-            ends: Vec::with_capacity(items),
-            ids: Vec::with_capacity(items),
-            provider_of: Vec::with_capacity(items),
-            offsets,
-            json: Vec::with_capacity(items.saturating_mul(TYPICAL_ITEM_JSON)),
-            providers: Vec::new(),
-            provider_index: HashMap::new(),
-            sorted: true,
-        }
-    }
-
-    /// Adds one item.
-    pub fn push(&mut self, item: &SearchItem) {
-        let starts_at = item.start.at.timestamp();
-        if let (Some(&last_start), Some(&last_id)) = (self.starts.last(), self.ids.last())
-            && (last_start, last_id) > (starts_at, item.id)
-        {
-            self.sorted = false;
-        }
-        let provider = match self.provider_index.get(item.provider.as_str()) {
-            Some(&index) => index,
-            None => {
-                let name: Arc<str> = Arc::from(item.provider.as_str());
-                let index = u32::try_from(self.providers.len()).unwrap_or(u32::MAX);
-                self.providers.push(Arc::clone(&name));
-                self.provider_index.insert(name, index);
-                index
-            }
-        };
-        self.starts.push(starts_at);
-        self.ends.push(item.ends_at().timestamp());
-        self.ids.push(item.id);
-        self.provider_of.push(provider);
-        render_into(&mut self.json, item);
-        self.json.push(b',');
-        self.offsets.push(self.json.len());
-    }
-
-    /// The snapshot of the store's data `version`, with a response cache of at most
-    /// `cache_bytes`.
-    pub fn finish(mut self, version: i64, cache_bytes: usize) -> SearchIndex {
-        if !self.sorted {
-            self.sort();
-        }
-        self.starts.shrink_to_fit();
-        self.ends.shrink_to_fit();
-        self.ids.shrink_to_fit();
-        self.provider_of.shrink_to_fit();
-        self.offsets.shrink_to_fit();
-        self.json.shrink_to_fit();
-        SearchIndex {
-            starts: self.starts,
-            ends: self.ends,
-            ids: self.ids,
-            provider_of: self.provider_of,
-            offsets: self.offsets,
-            json: self.json,
-            providers: self.providers,
-            version,
-            cache: ResponseCache::new(cache_bytes),
-        }
-    }
-
-    /// Puts the items in (start, id) order: only needed for a source that does not
-    /// return them so.
-    fn sort(&mut self) {
-        let mut order: Vec<usize> = (0..self.starts.len()).collect();
-        order.sort_unstable_by_key(|&i| (self.starts[i], self.ids[i]));
-        let mut json = Vec::with_capacity(self.json.len());
-        let mut offsets = Vec::with_capacity(self.offsets.len());
-        offsets.push(0);
-        for &i in &order {
-            json.extend_from_slice(&self.json[self.offsets[i]..self.offsets[i + 1]]);
-            offsets.push(json.len());
-        }
-        self.starts = order.iter().map(|&i| self.starts[i]).collect();
-        self.ends = order.iter().map(|&i| self.ends[i]).collect();
-        self.ids = order.iter().map(|&i| self.ids[i]).collect();
-        self.provider_of = order.iter().map(|&i| self.provider_of[i]).collect();
-        self.json = json;
-        self.offsets = offsets;
-        self.sorted = true;
+impl Span {
+    fn end(self) -> usize {
+        self.start + self.len as usize
     }
 }
 
@@ -200,7 +103,7 @@ impl SearchIndex {
             + self.ends.capacity() * 8
             + self.ids.capacity() * 16
             + self.provider_of.capacity() * 4
-            + self.offsets.capacity() * std::mem::size_of::<usize>()
+            + self.spans.capacity() * std::mem::size_of::<Span>()
             + self.json.capacity()
     }
 
@@ -263,15 +166,31 @@ impl SearchIndex {
             runs.push((run_start, i));
             last = Some(i - 1);
         }
-        let items_len: usize = runs.iter().map(|&(a, b)| self.offsets[b] - self.offsets[a]).sum();
+        let items_len: usize = runs
+            .iter()
+            .flat_map(|&(a, b)| &self.spans[a..b])
+            .map(|span| span.len as usize + 1)
+            .sum();
         let mut body = BytesMut::with_capacity(ENVELOPE_HEAD.len() + items_len + 128);
         body.put_slice(ENVELOPE_HEAD);
-        for (index, &(a, b)) in runs.iter().enumerate() {
-            if index > 0 {
-                body.put_u8(b',');
+        let mut first_item = true;
+        for &(a, b) in &runs {
+            // Items whose JSON lies end to end (with the comma between) are one copy.
+            let mut i = a;
+            while i < b {
+                let start = self.spans[i].start;
+                let mut end = self.spans[i].end();
+                i += 1;
+                while i < b && self.spans[i].start == end + 1 {
+                    end = self.spans[i].end();
+                    i += 1;
+                }
+                if !first_item {
+                    body.put_u8(b',');
+                }
+                first_item = false;
+                body.put_slice(&self.json[start..end]);
             }
-            // Without the comma that follows the run's last item.
-            body.put_slice(&self.json[self.offsets[a]..self.offsets[b] - 1]);
         }
         if key.limit.is_some() {
             match last.filter(|_| more) {
@@ -300,99 +219,13 @@ impl SearchIndex {
     }
 }
 
-/// Appends `item` as /search prints it (the public contract's `EventSummary`):
-/// byte for byte what serializing [`EventSummary`] with serde_json gives, without
-/// its per-item allocations.
-fn render_into(out: &mut Vec<u8>, item: &SearchItem) {
-    let start = out.len();
-    if write_summary(out, item).is_err() {
-        // Writing into a Vec cannot fail; should it, the slow path says the same.
-        out.truncate(start);
-        out.extend_from_slice(&render_with_serde(item));
-    }
-}
-
-fn write_summary(out: &mut Vec<u8>, item: &SearchItem) -> serde_json::Result<()> {
-    let mut id = [0_u8; uuid::fmt::Hyphenated::LENGTH];
-    out.extend_from_slice(br#"{"id":""#);
-    out.extend_from_slice(item.id.hyphenated().encode_lower(&mut id).as_bytes());
-    out.extend_from_slice(br#"","title":"#);
-    serde_json::to_writer(&mut *out, &item.title)?;
-    out.extend_from_slice(br#","start_date":"#);
-    write_date(out, item.start.date)?;
-    out.extend_from_slice(br#","start_time":"#);
-    write_time(out, item.start.time)?;
-    out.extend_from_slice(br#","end_date":"#);
-    match item.end {
-        Some(end) => write_date(out, end.date)?,
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(br#","end_time":"#);
-    write_time(out, item.end.and_then(|end| end.time))?;
-    out.extend_from_slice(br#","min_price":"#);
-    serde_json::to_writer(&mut *out, &item.min_price.and_then(|p| p.to_f64()))?;
-    out.extend_from_slice(br#","max_price":"#);
-    serde_json::to_writer(&mut *out, &item.max_price.and_then(|p| p.to_f64()))?;
-    out.push(b'}');
-    Ok(())
-}
-
-/// A date as the contract prints it, quoted (the format is core's).
-fn write_date(out: &mut Vec<u8>, date: NaiveDate) -> serde_json::Result<()> {
-    out.push(b'"');
-    format::write_date(out, date);
-    out.push(b'"');
-    Ok(())
-}
-
-/// A time as the contract prints it, quoted, or `null`.
-fn write_time(out: &mut Vec<u8>, time: Option<NaiveTime>) -> serde_json::Result<()> {
-    match time {
-        None => out.extend_from_slice(b"null"),
-        Some(time) => {
-            out.push(b'"');
-            format::write_time(out, time);
-            out.push(b'"');
-        }
-    }
-    Ok(())
-}
-
-/// One item as /search prints it (the public contract's `EventSummary`), the
-/// reference the fast renderer is tested against.
-#[derive(serde::Serialize)]
-struct EventSummary<'a> {
-    id: Uuid,
-    title: &'a str,
-    start_date: String,
-    start_time: Option<String>,
-    end_date: Option<String>,
-    end_time: Option<String>,
-    min_price: Option<f64>,
-    max_price: Option<f64>,
-}
-
-fn render_with_serde(item: &SearchItem) -> Vec<u8> {
-    let summary = EventSummary {
-        id: item.id,
-        title: &item.title,
-        start_date: format::date(item.start.date),
-        start_time: item.start.time.map(format::time),
-        end_date: item.end.map(|end| format::date(end.date)),
-        end_time: item.end.and_then(|end| end.time).map(format::time),
-        min_price: item.min_price.and_then(|p| p.to_f64()),
-        max_price: item.max_price.and_then(|p| p.to_f64()),
-    };
-    // A struct of strings, numbers and options always serializes.
-    serde_json::to_vec(&summary).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read_model::summary::{render_into, render_with_serde};
     use boxoffice_core::SearchWindow;
     use boxoffice_core::model::LocalMoment;
-    use chrono::{TimeZone, Utc};
+    use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
     use rust_decimal::Decimal;
 
     fn item(id: u128, start_hour: u32, end_hour: u32) -> SearchItem {

@@ -11,9 +11,12 @@
 //! swapped atomically; readers keep the snapshot they started with, and a new
 //! snapshot starts with an empty response cache.
 
+mod builder;
 pub mod cache;
+pub mod encoding;
 pub mod index;
 pub mod query;
+mod summary;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,8 +26,10 @@ use boxoffice_core::{EventStore, StoreError};
 use tokio::sync::{Mutex, watch};
 use tracing::{debug, info, warn};
 
-pub use cache::{Encoding, Rendered, ResponseCache};
-pub use index::{IndexBuilder, SearchIndex};
+pub use builder::IndexBuilder;
+pub use cache::{Rendered, ResponseCache};
+pub use encoding::Encoding;
+pub use index::SearchIndex;
 pub use query::{Cursor, SearchKey, SearchQuery};
 
 /// The process's resident memory in MiB, where the system tells (Linux); 0 elsewhere.

@@ -16,6 +16,7 @@ mod convert;
 pub mod entity;
 mod history;
 mod queries;
+mod searchable;
 mod transaction;
 
 use std::sync::Arc;

@@ -7,16 +7,15 @@ use boxoffice_core::provider::{Rejection, Validators};
 use boxoffice_core::store::{InstanceState, QuarantinedRecord, Retention};
 use boxoffice_core::{EventStore, SearchItem, StoreError, StoredEvent, SyncReport, SyncTransaction};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    Statement, TransactionTrait,
 };
 use std::sync::Arc;
 use uuid::Uuid;
 
-use super::convert::{SearchRow, stored_event};
+use super::convert::stored_event;
 use super::entity::{
     event_zones, events, feed_validators, online_base_events, provider_settings, store_state,
 };
@@ -59,47 +58,7 @@ impl EventStore for SeaOrmStore {
         &self,
         visit: &mut (dyn FnMut(SearchItem) + Send),
     ) -> Result<u64, StoreError> {
-        use events::Column as C;
-        let mut select = Query::select();
-        select
-            .columns([
-                (events::Entity, C::Id),
-                (events::Entity, C::Provider),
-                (events::Entity, C::Title),
-                (events::Entity, C::StartDate),
-                (events::Entity, C::StartTime),
-                (events::Entity, C::StartsAt),
-                (events::Entity, C::EndDate),
-                (events::Entity, C::EndTime),
-                (events::Entity, C::EndsAt),
-                (events::Entity, C::MinPrice),
-                (events::Entity, C::MaxPrice),
-            ])
-            .from(events::Entity)
-            .inner_join(
-                online_base_events::Entity,
-                Expr::col((online_base_events::Entity, online_base_events::Column::Provider))
-                    .equals((events::Entity, C::Provider))
-                    .and(
-                        Expr::col((
-                            online_base_events::Entity,
-                            online_base_events::Column::BaseEventId,
-                        ))
-                        .equals((events::Entity, C::BaseEventId)),
-                    ),
-            );
-        let statement = self.db.get_database_backend().build(&select);
-        // Streamed: one row at a time, never the whole result set.
-        let mut rows = SearchRow::find_by_statement(statement)
-            .stream(&self.db)
-            .await
-            .map_err(store_error)?;
-        let mut count = 0;
-        while let Some(row) = rows.next().await {
-            visit(row.map_err(store_error)?.into_item()?);
-            count += 1;
-        }
-        Ok(count)
+        self.stream_searchable(visit).await
     }
 
     async fn validators(&self, provider: &str) -> Result<Option<Validators>, StoreError> {

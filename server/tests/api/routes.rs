@@ -314,7 +314,18 @@ async fn the_documented_instance_name_pattern_is_the_servers_rule() {
     let pattern = regex::Regex::new(pattern).unwrap();
     let long = "a".repeat(64);
     let too_long = "a".repeat(65);
-    for name in ["fever", "fever-madrid_2", "0", &long, "", "Platea", "a b", "é", &too_long, "a/b"] {
+    for name in [
+        "fever",
+        "fever-madrid_2",
+        "0",
+        &long,
+        "",
+        "Platea",
+        "a b",
+        "é",
+        &too_long,
+        "a/b",
+    ] {
         assert_eq!(
             pattern.is_match(name),
             boxoffice_core::registry::is_valid_instance_name(name),
