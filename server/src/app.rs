@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use crate::config::Config;
+use crate::http::render_budget::RenderBudget;
 use crate::http::{self, AppState};
 use crate::read_model::ReadModel;
 use crate::serve::{ServeOptions, serve};
@@ -94,6 +95,7 @@ impl Application {
                 "public, max-age={}",
                 config.server.search_max_age.as_secs()
             ))?,
+            search_render_budget: Arc::new(RenderBudget::new(config.server.search_inflight_bytes)),
         };
         Ok(Self {
             listener,

@@ -28,6 +28,11 @@ pub struct ServerConfig {
     /// or compressed again; 0 keeps none and serves /search uncompressed. A commit
     /// starts a new snapshot with an empty cache. Default 64 MiB.
     pub search_cache_bytes: usize,
+    /// Bytes of /search responses rendered for one request and not kept in the cache
+    /// (larger than a quarter of `search_cache_bytes`) that may be in flight at once;
+    /// past it, such requests wait (up to `request_timeout`). One response larger than
+    /// this takes all of it. Default 256 MiB.
+    pub search_inflight_bytes: usize,
     /// Longest query string accepted (longer: 414 in the error envelope).
     pub max_query_bytes: usize,
     /// Per-client rate limit of every route.
@@ -163,6 +168,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(10),
             search_max_age: Duration::from_secs(1),
             search_cache_bytes: 64 * 1024 * 1024,
+            search_inflight_bytes: 256 * 1024 * 1024,
             max_query_bytes: 2048,
             rate_limit: RateLimitConfig::default(),
             header_timeout: Duration::from_secs(10),

@@ -24,6 +24,7 @@ pub mod guard;
 pub mod openapi;
 mod ops;
 pub mod policy;
+pub mod render_budget;
 mod search;
 mod status;
 
@@ -73,6 +74,8 @@ pub struct AppState {
     pub admin: Arc<AdminAuth>,
     /// `Cache-Control` of /search responses.
     pub search_cache_control: HeaderValue,
+    /// Bytes of uncached /search bodies in flight at once (`server.search_inflight_bytes`).
+    pub search_render_budget: Arc<render_budget::RenderBudget>,
 }
 
 /// What the middleware stack is built from.
@@ -101,6 +104,7 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
     let search_state = Arc::new(search::SearchState {
         read_model: Arc::clone(&state.read_model),
         cache_control: state.search_cache_control.clone(),
+        render_budget: Arc::clone(&state.search_render_budget),
     });
     let (search, search_doc) = OpenApiRouter::new()
         .routes(routes!(search::search))

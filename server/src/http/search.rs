@@ -18,6 +18,7 @@ use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use std::sync::Arc;
 
 use super::error::{ApiError, Result};
+use super::render_budget::{self, RenderBudget};
 use crate::read_model::cache::etags;
 use crate::read_model::{Cursor, Encoding, ReadModel, Rendered, SearchKey, SearchQuery};
 
@@ -27,6 +28,8 @@ pub struct SearchState {
     pub read_model: Arc<ReadModel>,
     /// `Cache-Control` of /search responses.
     pub cache_control: HeaderValue,
+    /// Bounds the bytes of uncached responses in flight.
+    pub render_budget: Arc<RenderBudget>,
 }
 
 /// The largest page a client may ask for.
@@ -145,6 +148,8 @@ pub async fn search(State(state): State<Arc<SearchState>>, request: Request) -> 
     let snapshot = state.read_model.snapshot();
     let cache = snapshot.cache();
     let raw = request.uri().query();
+    // Held by a response the cache does not keep, until its body is dropped.
+    let mut reservation = None;
     // A query string answered before: no parsing (it parsed then; it parses the same).
     let known = raw.and_then(|raw| cache.get_by_query_string(raw));
     let entry = match known {
@@ -170,7 +175,9 @@ pub async fn search(State(state): State<Arc<SearchState>>, request: Request) -> 
                             return Ok(not_modified(&state, tag));
                         }
                     }
-                    let body = snapshot.render(&key);
+                    let plan = snapshot.plan(&key);
+                    reservation = state.render_budget.reserve(plan.bytes()).await;
+                    let body = snapshot.write(&key, &plan);
                     let rendered = Rendered::new(snapshot.version(), &key, body);
                     cache.insert(key.clone(), rendered)
                 }
@@ -188,7 +195,11 @@ pub async fn search(State(state): State<Arc<SearchState>>, request: Request) -> 
         return Ok(not_modified(&state, entry.etag(coding).clone()));
     }
     let variant = entry.variant(coding, cache).await;
-    let mut response = Response::new(Body::from(variant.body.clone()));
+    let body = match reservation.filter(|_| !entry.is_kept()) {
+        Some(reservation) => render_budget::hold(variant.body.clone(), reservation),
+        None => variant.body.clone(),
+    };
+    let mut response = Response::new(Body::from(body));
     // Room for these headers and those the front layer adds, without regrowing.
     *response.headers_mut() = HeaderMap::with_capacity(16);
     let headers = response.headers_mut();

@@ -37,6 +37,24 @@ pub struct SearchIndex {
     pub(super) cache: ResponseCache,
 }
 
+/// What a response holds: runs of matching items (`[from, to)` indexes), the item a
+/// next page would follow, and the response's size in bytes (at most).
+pub struct Plan {
+    runs: Vec<(usize, usize)>,
+    next: Option<usize>,
+    bytes: usize,
+}
+
+impl Plan {
+    /// The response's size in bytes, at most.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// Room for what follows the items: the tail of the envelope, with a page's cursor.
+const PAGE_TAIL_BYTES: usize = 128;
+
 /// An item's place in the JSON buffer.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Span {
@@ -123,6 +141,12 @@ impl SearchIndex {
     /// The whole /search response body for `key`: the items that start at or after
     /// `from` and end at or before `to`, in (start, id) order.
     pub fn render(&self, key: &SearchKey) -> Bytes {
+        self.write(key, &self.plan(key))
+    }
+
+    /// Which items answer `key`, and how many bytes their response takes: known before
+    /// a byte of it is written.
+    pub fn plan(&self, key: &SearchKey) -> Plan {
         let window = key.window;
         let mut first = window
             .from
@@ -171,10 +195,19 @@ impl SearchIndex {
             .flat_map(|&(a, b)| &self.spans[a..b])
             .map(|span| span.len as usize + 1)
             .sum();
-        let mut body = BytesMut::with_capacity(ENVELOPE_HEAD.len() + items_len + 128);
+        Plan {
+            runs,
+            next: last.filter(|_| more),
+            bytes: ENVELOPE_HEAD.len() + items_len + PAGE_TAIL_BYTES,
+        }
+    }
+
+    /// The response `plan` (made by [`Self::plan`] for `key`) describes.
+    pub fn write(&self, key: &SearchKey, plan: &Plan) -> Bytes {
+        let mut body = BytesMut::with_capacity(plan.bytes);
         body.put_slice(ENVELOPE_HEAD);
         let mut first_item = true;
-        for &(a, b) in &runs {
+        for &(a, b) in &plan.runs {
             // Items whose JSON lies end to end (with the comma between) are one copy.
             let mut i = a;
             while i < b {
@@ -193,7 +226,7 @@ impl SearchIndex {
             }
         }
         if key.limit.is_some() {
-            match last.filter(|_| more) {
+            match plan.next {
                 Some(last) => {
                     let next = Cursor {
                         starts_at: self.starts[last],

@@ -10,8 +10,8 @@
 
 use boxoffice_core::{SearchItem, StoreError};
 use futures_util::StreamExt;
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::FromQueryResult;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 
 use super::convert::SearchRow;
 use super::entity::{events, online_base_events};

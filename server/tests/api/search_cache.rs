@@ -277,3 +277,30 @@ async fn query_strings_with_one_meaning_share_one_representation() {
     app.stop().await;
     db.drop_now().await;
 }
+
+/// Responses the cache does not keep hold their bytes from the in-flight budget until
+/// they are sent: with a budget smaller than one response, requests take turns, and
+/// every one is answered (a reservation that outlived its body would stall the next
+/// until the request timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uncached_responses_take_turns_within_the_inflight_budget_and_all_are_answered() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    let options = AppOptions {
+        server_toml: "search_cache_bytes = 0\nsearch_inflight_bytes = 1\nrequest_timeout = \"5s\"".into(),
+        ..AppOptions::manual(&feed.url)
+    };
+    let app = TestApp::spawn(&db.url, options).await;
+    app.sync().await;
+    let first = fetch(&app, SCENARIO_WINDOW, None, None).await;
+    assert_eq!(first.status, StatusCode::OK);
+    // The budget rounds up to its unit (1 KiB): each response takes all of it.
+    let answers =
+        futures_util::future::join_all((0..20).map(|_| fetch(&app, SCENARIO_WINDOW, None, None))).await;
+    for answer in answers {
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.body, first.body);
+    }
+    app.stop().await;
+    db.drop_now().await;
+}
