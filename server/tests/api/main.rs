@@ -6,10 +6,12 @@ mod helpers;
 
 mod access_log;
 mod admin;
+mod browser;
 mod cli;
 mod cluster;
 mod completions;
 mod cors;
+mod docs_page;
 mod e2e;
 mod environment;
 mod events;
