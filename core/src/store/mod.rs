@@ -151,6 +151,13 @@ pub trait EventStore: Send + Sync + 'static {
         visit: &mut (dyn FnMut(SearchItem) + Send),
     ) -> Result<u64, StoreError>;
 
+    /// About how many items [`Self::for_each_searchable`] would visit, told cheaply
+    /// (an estimate, not a count), so that a first load sizes its buffers once instead
+    /// of doubling them; 0 when unknown. A hint, never a count to rely on.
+    async fn searchable_hint(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// The validators of `provider`'s feed as the last committed run left them.
     async fn validators(&self, provider: &str) -> Result<Option<Validators>, StoreError>;
 

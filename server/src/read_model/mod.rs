@@ -99,7 +99,14 @@ impl ReadModel {
         let rss_before = resident_mb();
         // Streamed from the store: each item is rendered into the snapshot as it
         // arrives and its strings freed at once.
-        let mut builder = IndexBuilder::with_capacity(self.current.load().len());
+        // Sized once: the last snapshot's size, or at the first load the store's hint
+        // (growing a 300 MB buffer by doubling leaves the halves it outgrew resident).
+        let mut expected = self.current.load().len();
+        if expected == 0 {
+            let hint = self.store.searchable_hint().await.unwrap_or(0);
+            expected = usize::try_from(hint).unwrap_or(0);
+        }
+        let mut builder = IndexBuilder::with_capacity(expected);
         self.store
             .for_each_searchable(&mut |item| builder.push(&item))
             .await?;

@@ -61,6 +61,10 @@ impl EventStore for SeaOrmStore {
         self.stream_searchable(visit).await
     }
 
+    async fn searchable_hint(&self) -> Result<u64, StoreError> {
+        self.stored_estimate().await
+    }
+
     async fn validators(&self, provider: &str) -> Result<Option<Validators>, StoreError> {
         Ok(feed_validators::Entity::find_by_id(provider.to_owned())
             .one(&self.db)

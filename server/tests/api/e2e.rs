@@ -14,6 +14,7 @@ on_both_backends!(
     a_bad_record_is_rejected_and_its_neighbours_are_stored,
     an_event_that_goes_offline_stays_searchable_with_its_latest_values,
     a_restart_keeps_data_and_ids,
+    the_stores_size_hint_is_cheap_and_near_the_truth,
 );
 
 async fn three_consecutive_responses_serve_the_latest_values_and_never_444(backend: Backend) {
@@ -508,4 +509,27 @@ async fn a_request_id_is_echoed_or_made() {
     let made = response.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
     app.stop().await;
+}
+
+/// What the first load of the read model sizes its buffers by: an estimate, never an
+/// error. SQLite's is at least the count; PostgreSQL's (the planner's) may be 0 before
+/// the table is analyzed.
+async fn the_stores_size_hint_is_cheap_and_near_the_truth(backend: Backend) {
+    use boxoffice_core::EventStore as _;
+    use boxoffice_server::store::{SeaOrmStore, StoreOptions};
+    let db = TestDatabase::create(backend).await;
+    let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual(&feed.url)).await;
+    let (_, report) = app.sync().await;
+    let stored = report["inserted"].as_u64().unwrap();
+    let store = SeaOrmStore::connect(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let hint = store.searchable_hint().await.unwrap();
+    assert!(hint <= 10 * stored, "{hint} for {stored} items");
+    if backend == Backend::Sqlite {
+        assert!(hint >= stored, "{hint} for {stored} items");
+    }
+    app.stop().await;
+    db.drop_now().await;
 }
