@@ -13,7 +13,7 @@ use axum::http::HeaderValue;
 use axum::response::Response;
 use tracing::Span;
 
-use super::policy::X_REQUEST_ID;
+use super::request_id::X_REQUEST_ID;
 use crate::metrics::method_label;
 
 /// The target of access-log lines: `log.level = "warn,boxoffice::access=info"` keeps

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::policy::X_REQUEST_ID;
+use super::request_id::X_REQUEST_ID;
 use crate::config::CorsConfig;
 
 /// How long a browser may reuse a preflight's answer.

@@ -25,6 +25,7 @@ pub mod openapi;
 mod ops;
 pub mod policy;
 pub mod render_budget;
+pub mod request_id;
 mod search;
 mod status;
 

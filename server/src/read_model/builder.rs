@@ -111,3 +111,21 @@ impl IndexBuilder {
         self.sorted = true;
     }
 }
+
+/// Whole lists of items, for tests and benches (the store streams into [`IndexBuilder`]).
+impl SearchIndex {
+    /// Builds the index from the store's searchable items at `version`, without a
+    /// response cache.
+    pub fn build(items: Vec<SearchItem>, version: i64) -> Self {
+        Self::build_with_cache(items, version, 0)
+    }
+
+    /// Builds the index with a response cache of at most `cache_bytes`.
+    pub fn build_with_cache(items: Vec<SearchItem>, version: i64, cache_bytes: usize) -> Self {
+        let mut builder = IndexBuilder::with_capacity(items.len());
+        for item in items {
+            builder.push(&item);
+        }
+        builder.finish(version, cache_bytes)
+    }
+}

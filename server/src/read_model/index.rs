@@ -8,11 +8,9 @@
 
 use std::sync::Arc;
 
-use boxoffice_core::store::SearchItem;
 use bytes::{BufMut, Bytes, BytesMut};
 use uuid::Uuid;
 
-use super::IndexBuilder;
 use super::cache::ResponseCache;
 use super::query::{Cursor, SearchKey, SearchQuery};
 
@@ -69,21 +67,6 @@ impl Span {
 }
 
 impl SearchIndex {
-    /// Builds the index from the store's searchable items at `version`, without a
-    /// response cache.
-    pub fn build(items: Vec<SearchItem>, version: i64) -> Self {
-        Self::build_with_cache(items, version, 0)
-    }
-
-    /// Builds the index with a response cache of at most `cache_bytes`.
-    pub fn build_with_cache(items: Vec<SearchItem>, version: i64, cache_bytes: usize) -> Self {
-        let mut builder = IndexBuilder::with_capacity(items.len());
-        for item in items {
-            builder.push(&item);
-        }
-        builder.finish(version, cache_bytes)
-    }
-
     /// How many items each provider instance has, by name.
     pub fn counts_by_provider(&self) -> Vec<(Arc<str>, usize)> {
         let mut counts = vec![0_usize; self.providers.len()];
@@ -258,6 +241,7 @@ mod tests {
     use crate::read_model::summary::{render_into, render_with_serde};
     use boxoffice_core::SearchWindow;
     use boxoffice_core::model::LocalMoment;
+    use boxoffice_core::store::SearchItem;
     use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
     use rust_decimal::Decimal;
 
