@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: every figure of BENCHMARKS.md, on this machine, loopback only.
 #
-#   bench/run.sh [SECTION...]    sections: parser ingest search scale (default: all)
+#   bench/run.sh [SECTION...]    sections: parser ingest json search scale (default: all)
 #
 # Each load runs for a fixed time against 127.0.0.1 and stops by itself; every server
 # started here (the feed server, Boxoffice, nginx) is stopped on exit, however it ends.
@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECTIONS=${*:-parser ingest search scale}
+SECTIONS=${*:-parser ingest json search scale}
 OUT=bench-out
 BIN=${BENCH_BIN:-target/release/boxoffice}
 TOOLS=target/bench-tools
@@ -219,6 +219,12 @@ if has ingest; then
   config "$OUT/postgres.toml" "${PG_ADMIN%/*}/$PG_DB"
   ingest PostgreSQL "$OUT/postgres.toml"
   psql "$PG_ADMIN" -qc "DROP DATABASE $PG_DB WITH (FORCE)" >/dev/null
+fi
+
+# ---------------------------------------------------------------- json kind
+if has json; then
+  echo "== the json kind on the JSON rendition of the large feed (bench/json.sh)"
+  bash bench/json.sh
 fi
 
 # ---------------------------------------------------------------- search vs nginx
