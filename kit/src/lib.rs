@@ -7,10 +7,12 @@
 //! - [`HttpError`]: what statuses, timeouts and `Retry-After` mean to the engine
 //!   (transient or not), public so that every provider maps them alike;
 //! - [`FeedUrl`] and [`Headers`]: the `url` and `[providers.<name>.headers]` keys every
-//!   HTTP kind declares, checked when read, never printed with their secrets.
+//!   HTTP kind declares, checked when read, never printed with their secrets;
+//! - [`generate`]: the shape and random sequence every kind's feed generator shares.
 //!
 //! Core stays free of any HTTP client; providers depend on this crate for it.
 
+pub mod generate;
 pub mod headers;
 pub mod http;
 pub mod url;

@@ -172,25 +172,15 @@ impl Cli {
         {
             // Needs no configuration: it writes a file and touches nothing else.
             let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            let shape = FeedShape {
+                base_events,
+                events_per_base,
+                zones,
+                seed,
+            };
             let written = match format {
-                FeedFormat::Xml => {
-                    let shape = FeedShape {
-                        base_events,
-                        events_per_base,
-                        zones,
-                        seed,
-                    };
-                    write_feed(out, &shape)
-                }
-                FeedFormat::Json => {
-                    let shape = json_feed::FeedShape {
-                        base_events,
-                        events_per_base,
-                        zones,
-                        seed,
-                    };
-                    json_feed::write_feed(out, &shape)
-                }
+                FeedFormat::Xml => write_feed(out, &shape),
+                FeedFormat::Json => json_feed::write_feed(out, &shape),
             };
             return written.context("writing the feed to standard output");
         }

@@ -20,47 +20,8 @@
 
 use std::io::{self, Write};
 
-/// The size of a generated feed (as the Fever generator's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FeedShape {
-    /// Events (shows): each gives `events_per_base` records.
-    pub base_events: usize,
-    /// Sessions of each event.
-    pub events_per_base: usize,
-    /// Zones (tickets) of each session.
-    pub zones: usize,
-    /// Seed of the pseudo-random values.
-    pub seed: u64,
-}
-
-/// SplitMix64, as the Fever generator draws.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound.max(1)
-    }
-}
-
-const TITLES: &[&str] = &[
-    "Concierto",
-    "Teatro",
-    "Monólogo",
-    "Ópera",
-    "Flamenco",
-    "Jazz y Blues",
-    "Musical",
-    "Circo",
-];
-const ZONE_NAMES: &[&str] = &["Platea", "Grada", "Anfiteatro", "Palco", "Pista", "General"];
+pub use boxoffice_kit::generate::FeedShape;
+use boxoffice_kit::generate::{Rng, TITLES, ZONE_NAMES};
 
 /// Writes a feed of `shape` to `out`: start dates over 2021-2023, one event in ten
 /// offline (`"status": "offline"`), capacities and prices varying by zone, as the
