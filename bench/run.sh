@@ -160,21 +160,7 @@ feed_server() {
 }
 
 # Runs a command; prints its wall time and the peak RSS of the process.
-measure() {
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-started = time.monotonic()
-done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-elapsed = time.monotonic() - started
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-if done.returncode != 0:
-    print(done.stderr, file=sys.stderr)
-    sys.exit(done.returncode)
-import json
-report = json.loads(done.stdout)
-print(f"{elapsed:6.2f} s  peak RSS {rss:6.1f} MB  inserted {report['inserted']} updated {report['updated']} unchanged {report['unchanged']} rejected {report['rejected']}")
-PY
-}
+measure() { python3 bench/measure.py "$@"; }
 
 # ---------------------------------------------------------------- start
 echo "== $(date -u +%FT%TZ), machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
