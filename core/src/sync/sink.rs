@@ -19,7 +19,8 @@ use crate::model::EventRecord;
 use crate::provider::{RecordSink, Rejection, SinkError};
 use crate::store::{BatchOutcome, StoreError, SyncTransaction};
 
-/// How often (in records) a sync yields its thread to the operating system.
+/// How often (in records) a sync yields: its thread to the operating system, and the
+/// parser's turn on the runtime to the batch writer.
 const YIELD_EVERY_RECORDS: u64 = 8;
 
 /// How many rejections of one run go to the quarantine; the count is always exact.
@@ -185,6 +186,12 @@ impl RecordSink for BatchingSink {
             // Parsing a large feed is long CPU work: hand the core to waiting threads
             // (request handling) often, so that a sync adds little to their latency.
             std::thread::yield_now();
+            // The batch writer is a task of the same runtime (one thread for syncs): it
+            // sends its next statement only when polled. Without this turn it waited
+            // for the parser's next full batch after each answer of the database, and
+            // the two hardly overlapped (a first sync on PostgreSQL: 2.43 s, 1.91 s
+            // with it; the unchanged re-sync 0.94 s, 0.65 s).
+            tokio::task::yield_now().await;
         }
         Ok(())
     }
@@ -199,5 +206,96 @@ impl RecordSink for BatchingSink {
 
     fn unknown(&mut self, what: &str) {
         *self.unknown.entry(what.to_owned()).or_default() += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::model::{ExternalKey, LocalMoment, SellMode};
+    use crate::provider::Validators;
+
+    /// Keeps the sizes of the batches it was given.
+    #[derive(Clone, Default)]
+    struct Batches(Arc<Mutex<Vec<usize>>>);
+
+    #[async_trait]
+    impl SyncTransaction for Batches {
+        async fn upsert(
+            &mut self,
+            records: Vec<EventRecord>,
+            _: DateTime<Utc>,
+        ) -> Result<BatchOutcome, StoreError> {
+            self.0
+                .lock()
+                .map_err(|_| StoreError::Backend("poisoned".into()))?
+                .push(records.len());
+            Ok(BatchOutcome::default())
+        }
+        async fn touch_all(&mut self, _: DateTime<Utc>) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+        async fn set_validators(&mut self, _: Option<Validators>) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    fn record(session: usize) -> EventRecord {
+        let at = NaiveDate::from_ymd_opt(2026, 12, 1)
+            .and_then(|d| d.and_hms_opt(20, 0, 0))
+            .unwrap_or_default();
+        EventRecord {
+            key: ExternalKey {
+                provider: "p".into(),
+                base_event_id: "b".into(),
+                event_id: session.to_string(),
+            },
+            title: "Show".into(),
+            sell_mode: SellMode::Online,
+            organizer_company_id: None,
+            sold_out: false,
+            start: LocalMoment::from_local(at, chrono_tz::UTC),
+            end: None,
+            sell_from: None,
+            sell_to: None,
+            zones: Vec::new(),
+        }
+    }
+
+    /// On one thread, as syncs run: the writer takes a full batch while the parser is
+    /// still filling the next one, not when that one is full too.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_writer_gets_turns_while_the_next_batch_fills() -> Result<(), SinkError> {
+        let written = Batches::default();
+        let mut sink = BatchingSink::new(Box::new(written.clone()), 10, Utc::now());
+        for session in 0..10 + YIELD_EVERY_RECORDS as usize {
+            sink.accept(record(session)).await?;
+        }
+        let seen = written
+            .0
+            .lock()
+            .map(|batches| batches.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            seen,
+            vec![10],
+            "the first batch was not written while the second filled"
+        );
+        let (_, sink) = sink.finish().await.map_err(SinkError::new)?;
+        assert_eq!(sink.counts.seen, 18);
+        let seen = written
+            .0
+            .lock()
+            .map(|batches| batches.clone())
+            .unwrap_or_default();
+        assert_eq!(seen, vec![10, 8]);
+        Ok(())
     }
 }

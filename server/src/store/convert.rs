@@ -51,13 +51,14 @@ fn moment(date: &str, time: Option<&str>, at: i64) -> Result<LocalMoment, StoreE
 }
 
 pub(super) fn active_model(
+    id: Uuid,
     record: &EventRecord,
     hash: String,
     seen_at: DateTime<Utc>,
 ) -> events::ActiveModel {
     let range = record.price_range();
     events::ActiveModel {
-        id: Set(record.id()),
+        id: Set(id),
         provider: Set(record.key.provider.clone()),
         base_event_id: Set(record.key.base_event_id.clone()),
         event_id: Set(record.key.event_id.clone()),
@@ -119,9 +120,9 @@ pub(super) fn decode_zones(text: &str) -> Result<Vec<Zone>, StoreError> {
     serde_json::from_str(text).map_err(|_| corrupt("zones", text))
 }
 
-pub(super) fn zones_row(record: &EventRecord) -> event_zones::ActiveModel {
+pub(super) fn zones_row(id: Uuid, record: &EventRecord) -> event_zones::ActiveModel {
     event_zones::ActiveModel {
-        id: Set(record.id()),
+        id: Set(id),
         zones: Set(encode_zones(&record.zones)),
     }
 }

@@ -51,7 +51,9 @@ impl EventStore for SeaOrmStore {
                 )));
             }
         }
-        Ok(Box::new(SqlSyncTransaction::new(transaction, provider, writer)))
+        Ok(Box::new(
+            SqlSyncTransaction::begin(transaction, provider, writer).await?,
+        ))
     }
 
     async fn for_each_searchable(
