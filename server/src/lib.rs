@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod pages;
 pub mod providers;
 pub mod read_model;
 pub mod serve;

@@ -347,6 +347,19 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
+        // A kept body in pages goes by sendfile: no copy of it per request.
+        if let Some(plan) = crate::pages::plan(bufs) {
+            let socket = &self.inner;
+            loop {
+                std::task::ready!(socket.poll_write_ready(cx))?;
+                match socket.try_io(tokio::io::Interest::WRITABLE, || {
+                    crate::pages::send(socket, bufs, &plan)
+                }) {
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                    written => return Poll::Ready(written),
+                }
+            }
+        }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 

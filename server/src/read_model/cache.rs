@@ -148,7 +148,7 @@ impl Rendered {
                     .filter(|compressed| compressed.len() < original)?;
                 cache.charge(self, compressed.len());
                 Some(Variant {
-                    body: compressed,
+                    body: crate::pages::into_pages(compressed),
                     etag: self.tags[encoding.index()].clone(),
                     encoding,
                 })
@@ -256,6 +256,8 @@ impl ResponseCache {
         }
         rendered.cached = true;
         rendered.charged = AtomicUsize::new(cost);
+        // Kept and sent again and again: sent from pages, without a copy per request.
+        rendered.identity.body = crate::pages::into_pages(std::mem::take(&mut rendered.identity.body));
         let mut state = self.lock();
         if let Some(existing) = state.map.get(&key) {
             return Arc::clone(existing);

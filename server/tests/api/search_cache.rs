@@ -304,3 +304,54 @@ async fn uncached_responses_take_turns_within_the_inflight_budget_and_all_are_an
     app.stop().await;
     db.drop_now().await;
 }
+
+/// Large kept bodies (and their compressed copies) are sent from memfd pages by
+/// `sendfile`: every coding of every answer, alone or many at once, carries exactly
+/// the bytes a server without the cache renders from the same store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_sent_from_pages_are_the_rendered_bytes() {
+    use boxoffice_provider_fever::generate::{FeedShape, write_feed};
+    let mut xml = Vec::new();
+    let shape = FeedShape {
+        base_events: 300,
+        events_per_base: 3,
+        zones: 4,
+        seed: 7,
+    };
+    write_feed(&mut xml, &shape).unwrap();
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let feed = MockProvider::start(MockResponse::ok(xml)).await;
+    let app = TestApp::spawn(&db.url, AppOptions::manual(&feed.url)).await;
+    let (status, report) = app.sync().await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let uncached = TestApp::spawn(
+        &db.url,
+        AppOptions {
+            server_toml: "search_cache_bytes = 0".into(),
+            ..AppOptions::manual(&feed.url)
+        },
+    )
+    .await;
+    let query = "starts_at=2000-01-01T00:00:00Z";
+    let expected = fetch(&uncached, query, None, None).await.body;
+    assert!(
+        expected.len() > 4 * boxoffice_server::pages::MIN_BYTES,
+        "the response ({} bytes) is too small to go by pages",
+        expected.len()
+    );
+    let (plain, _) = every_coding(&app, query).await;
+    assert_eq!(plain, expected);
+    assert!(boxoffice_server::pages::regions() > 0, "no body went to pages");
+    let answers = futures_util::future::join_all((0..24).map(|i| {
+        let coding = ["gzip", "br", "identity"][i % 3];
+        fetch(&app, query, Some(coding), None)
+    }))
+    .await;
+    for answer in answers {
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(decoded(&answer), expected);
+    }
+    uncached.stop().await;
+    app.stop().await;
+    db.drop_now().await;
+}
