@@ -328,16 +328,21 @@ PY
   wait "$NGINX_PID" 2>/dev/null || true
   NGINX_PID=""
 
-  echo "-- narrow window while a large sync (every record changed) runs in the same process"
-  # The store holds large-2's values (the last ingest): syncing large-1 changes every record.
-  cp "$OUT/large-1.xml" "$OUT/feed.xml"
-  ( sleep 1; curl -s -o "$OUT/sync-during-load.json" -w "sync answered %{http_code} after %{time_total}s\n" \
-      -X POST -H "Authorization: Bearer bench" "http://127.0.0.1:$APP_PORT/admin/providers/bench/sync" ) &
-  sync_pid=$!
-  load "$OUT/runs/during-sync" "http://127.0.0.1:$APP_PORT/search?$NARROW" ""
-  wait "$sync_pid"
-  python3 bench/summarize.py one "$OUT"/runs/during-sync.*
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["data"]["report"]; print("sync report:", r["status"], "updated", r["updated"])' "$OUT/sync-during-load.json"
+  echo "-- narrow window while a large sync (every record changed) runs in the same process, $ROUNDS runs"
+  # The store holds large-2's values (the last ingest): syncing large-1 changes every
+  # record, and each later run swaps the feed back, so every run rewrites all of them.
+  for round in $(seq 1 "$ROUNDS"); do
+    if (( round % 2 )); then cp "$OUT/large-1.xml" "$OUT/feed.xml"; else cp "$OUT/large-2.xml" "$OUT/feed.xml"; fi
+    ( sleep 1; curl -s -o "$OUT/sync-during-load.json" -w "sync answered %{http_code} after %{time_total}s\n" \
+        -X POST -H "Authorization: Bearer bench" "http://127.0.0.1:$APP_PORT/admin/providers/bench/sync" ) &
+    sync_pid=$!
+    load "$OUT/runs/during-sync.$round" "http://127.0.0.1:$APP_PORT/search?$NARROW" ""
+    wait "$sync_pid"
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["data"]["report"]; print("sync report:", r["status"], "updated", r["updated"])' "$OUT/sync-during-load.json"
+  done
+  printf "during the syncs: "; python3 bench/summarize.py one "$OUT"/runs/during-sync.*
+  printf "idle:             "; python3 bench/summarize.py one "$OUT"/runs/narrow.plain.boxoffice.*
+  python3 bench/summarize.py p99-ratio "$OUT"/runs/during-sync.* -- "$OUT"/runs/narrow.plain.boxoffice.*
   stop "$APP_PID"
 fi
 

@@ -4,6 +4,9 @@
 `summarize.py one FILE...` prints one line for the runs of one configuration:
 median req/s with the spread (min-max), median p50 and p99 latency.
 
+`summarize.py p99-ratio FILE... -- FILE...` prints the median p99 of the first runs
+over that of the second (issue 11: the narrow p99 during a sync over idle).
+
 `summarize.py table DIR` reads DIR/<window>.<coding>.<server>.<round>.json (oha's
 JSON, or wrk's text with a .txt suffix) and prints, per window and coding, Boxoffice
 and nginx side by side with the ratio of their median throughputs.
@@ -96,6 +99,11 @@ def table(directory):
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "one":
         print(line(summarize(sys.argv[2:])))
+    elif len(sys.argv) >= 5 and sys.argv[1] == "p99-ratio" and "--" in sys.argv:
+        cut = sys.argv.index("--")
+        during, idle = summarize(sys.argv[2:cut]), summarize(sys.argv[cut + 1 :])
+        print(f"narrow p99 during a sync / idle (medians of {during['rounds']} and {idle['rounds']} runs): "
+              f"{during['p99'] * 1e3:.2f} ms / {idle['p99'] * 1e3:.2f} ms = {during['p99'] / idle['p99']:.2f}x")
     elif len(sys.argv) == 3 and sys.argv[1] == "table":
         table(sys.argv[2])
     else:
