@@ -216,7 +216,7 @@ impl EventRecord {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::str::FromStr;
 
@@ -258,7 +258,8 @@ mod tests {
         assert_eq!(ID_NAMESPACE.to_string(), "6b0f4f3e-2d1c-4a5b-9e8f-7a6b5c4d3e2f");
     }
 
-    fn record() -> EventRecord {
+    /// A sound record of session 291 ("Camela"), for this crate's tests.
+    pub(crate) fn record() -> EventRecord {
         let at = NaiveDate::from_ymd_opt(2021, 6, 30)
             .and_then(|d| d.and_hms_opt(21, 0, 0))
             .unwrap_or_default();

@@ -213,10 +213,7 @@ impl RecordSink for BatchingSink {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use chrono::NaiveDate;
-
     use super::*;
-    use crate::model::{ExternalKey, LocalMoment, SellMode};
     use crate::provider::Validators;
 
     /// Keeps the sizes of the batches it was given.
@@ -248,25 +245,9 @@ mod tests {
     }
 
     fn record(session: usize) -> EventRecord {
-        let at = NaiveDate::from_ymd_opt(2026, 12, 1)
-            .and_then(|d| d.and_hms_opt(20, 0, 0))
-            .unwrap_or_default();
-        EventRecord {
-            key: ExternalKey {
-                provider: "p".into(),
-                base_event_id: "b".into(),
-                event_id: session.to_string(),
-            },
-            title: "Show".into(),
-            sell_mode: SellMode::Online,
-            organizer_company_id: None,
-            sold_out: false,
-            start: LocalMoment::from_local(at, chrono_tz::UTC),
-            end: None,
-            sell_from: None,
-            sell_to: None,
-            zones: Vec::new(),
-        }
+        let mut record = crate::model::tests::record();
+        record.key.event_id = session.to_string();
+        record
     }
 
     /// On one thread, as syncs run: the writer takes a full batch while the parser is
