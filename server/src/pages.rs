@@ -71,9 +71,12 @@ pub fn regions() -> usize {
     COUNT.load(Ordering::Acquire)
 }
 
-/// The file and offset holding `slice`, when it lies in a region.
+/// The file and offset holding `slice`, when it lies in a region and is worth sending
+/// as pages. Slices under [`MIN_BYTES`] (response heads, small bodies, the short rest
+/// of a body the socket took most of) are never looked up: the small answers of the
+/// /search hot path take no lock here.
 fn pages_of(slice: &[u8]) -> Option<(Arc<File>, u64)> {
-    if COUNT.load(Ordering::Acquire) == 0 || slice.is_empty() {
+    if slice.len() < MIN_BYTES || COUNT.load(Ordering::Acquire) == 0 {
         return None;
     }
     let start = slice.as_ptr() as usize;
@@ -138,8 +141,8 @@ impl Drop for Region {
 
 /// How to write a connection's next slices when some lie in a region.
 pub enum Plan {
-    /// The first `0` slices are not in a region: send them with `MSG_MORE`, so that
-    /// the kernel holds them for the pages that follow.
+    /// The slices before this index are not in a region: send them with `MSG_MORE`,
+    /// so that the kernel holds them for the pages that follow.
     Before(usize),
     /// The first slice is `len` bytes of `file` from `offset`: send them by
     /// `sendfile`.
@@ -212,8 +215,12 @@ mod tests {
         let paged = into_pages(body.clone());
         assert_eq!(paged, body);
         assert_ne!(paged.as_ptr(), body.as_ptr(), "the body was not moved");
-        let (_, offset) = pages_of(&paged[100..200]).unwrap_or_else(|| panic!("not found"));
+        let (_, offset) = pages_of(&paged[100..100 + MIN_BYTES]).unwrap_or_else(|| panic!("not found"));
         assert_eq!(offset, 100);
+        assert!(
+            pages_of(&paged[100..200]).is_none(),
+            "a short slice was looked up"
+        );
         assert!(pages_of(&body[..]).is_none(), "heap bytes taken for pages");
         // A slice reaching past the region is not the region's.
         let start = paged.as_ptr() as usize;
