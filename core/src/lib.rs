@@ -24,8 +24,8 @@ pub use model::{
     EventRecord, ExternalKey, LocalMoment, PriceRange, SearchWindow, SellMode, WindowBounds, Zone,
 };
 pub use provider::{
-    CollectingSink, Document, Feed, FeedBody, OpenRequest, Opened, Parsed, Provider, ProviderError,
-    RecordSink, Rejection, Validators, read_error,
+    CollectingSink, Document, Feed, FeedBody, OpenRequest, Opened, PageName, Parsed, Provider, ProviderError,
+    RecordSink, Rejection, ResponseHeaders, Validators, read_error,
 };
 pub use registry::{ConfigProblem, InstanceSettings, ProviderConfig, ProviderRegistration};
 pub use secret::{Secret, SecretSource};

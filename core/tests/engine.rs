@@ -88,6 +88,8 @@ fn record(session: &str) -> EventRecord {
         sell_from: None,
         sell_to: None,
         zones: Vec::new(),
+        prices: None,
+        currency: None,
     }
 }
 
@@ -130,6 +132,7 @@ impl Provider for Scripted {
         }
         Ok(Parsed {
             next_page: next.map(str::to_owned),
+            ended: None,
         })
     }
 }

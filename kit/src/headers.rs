@@ -36,6 +36,11 @@ impl Headers {
         self.0.is_empty()
     }
 
+    /// The header names, as configured.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
     /// The headers with their values read now (each open: a rotated secret is picked
     /// up); an error names the header and where its value was looked for.
     pub fn resolve(&self) -> Result<HeaderMap, String> {

@@ -1,22 +1,29 @@
 //! Boxoffice's provider kit: what every provider that reads a feed over HTTP needs,
 //! in one place.
 //!
-//! - [`HttpSource`]: GET with the instance's headers, compressed transfers decoded as
-//!   they stream, conditional requests (`ETag`/`Last-Modified`, 304), pages kept on the
-//!   feed's origin, redirects bounded, TLS verified;
+//! - [`HttpSource`]: GET (or POST with a JSON body) with the instance's `[headers]`,
+//!   `[query]` and `auth` (bearer, Basic, OAuth 2.0 client credentials), compressed
+//!   transfers decoded as they stream, conditional requests (`ETag`/`Last-Modified`,
+//!   304), pages kept on the feed's origin, redirects bounded, TLS verified, error
+//!   bodies quoted without secrets;
 //! - [`HttpError`]: what statuses, timeouts and `Retry-After` mean to the engine
 //!   (transient or not), public so that every provider maps them alike;
-//! - [`FeedUrl`] and [`Headers`]: the `url` and `[providers.<name>.headers]` keys every
-//!   HTTP kind declares, checked when read, never printed with their secrets;
+//! - [`FeedUrl`], [`Headers`], [`Query`] and [`Auth`]: the `url`, `[headers]`,
+//!   `[query]` and `auth` keys of the HTTP kinds, checked when read, never printed with
+//!   their secrets;
 //! - [`generate`]: the shape and random sequence every kind's feed generator shares.
 //!
 //! Core stays free of any HTTP client; providers depend on this crate for it.
 
+pub mod auth;
 pub mod generate;
 pub mod headers;
 pub mod http;
+pub mod query;
 pub mod url;
 
+pub use auth::Auth;
 pub use headers::Headers;
-pub use http::{HttpError, HttpSource};
+pub use http::{HttpError, HttpOptions, HttpSource, PageRequest};
+pub use query::Query;
 pub use url::{FeedUrl, display_url};

@@ -46,9 +46,20 @@ impl fmt::Debug for FeedUrl {
 
 impl<'de> Deserialize<'de> for FeedUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        // Never quote the address: it may carry a token.
-        FeedUrl::parse(&text).map_err(serde::de::Error::custom)
+        match serde_json::Value::deserialize(deserializer)? {
+            // Never quote the address: it may carry a token.
+            serde_json::Value::String(text) => FeedUrl::parse(&text).map_err(serde::de::Error::custom),
+            serde_json::Value::Object(table) if table.contains_key("env") || table.contains_key("file") => {
+                Err(serde::de::Error::custom(
+                    "an address is not read from { env } or { file }: set the whole key from the \
+                     environment instead (BOXOFFICE_PROVIDERS__<NAME>__URL, the instance's name in \
+                     capitals), or keep the URL here and put its secret in [query] or [headers]",
+                ))
+            }
+            _ => Err(serde::de::Error::custom(
+                "expected an http or https URL, as a string",
+            )),
+        }
     }
 }
 
@@ -102,6 +113,19 @@ mod tests {
         assert!(!serde_json::to_string(&url).unwrap_or_default().contains("abc"));
         let plain = FeedUrl::parse("http://provider.example/feed").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plain.to_string(), "http://provider.example/feed");
+    }
+
+    #[test]
+    fn an_address_from_the_environment_points_to_the_override() {
+        let error = serde_json::from_value::<FeedUrl>(serde_json::json!({"env": "EVENTS_URL"}))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("BOXOFFICE_PROVIDERS__") && error.contains("[query]"),
+            "{error}"
+        );
+        assert!(serde_json::from_value::<FeedUrl>(serde_json::json!(7)).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod m20261126_000002_quarantine_and_toggles;
 mod m20261126_000003_feed_validators;
 mod m20261126_000004_run_state;
 mod m20261126_000005_zones_apart;
+mod m20261207_000006_currency;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_feed_validators::Migration),
             Box::new(m20261126_000004_run_state::Migration),
             Box::new(m20261126_000005_zones_apart::Migration),
+            Box::new(m20261207_000006_currency::Migration),
         ]
     }
 }

@@ -110,6 +110,21 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Fetch every page of one instance as a sync would, map it and store nothing:
+    /// print the first records as they would be served, every rejection with its
+    /// reason, the pages read and why paging stopped. Exits non-zero when a sync of it
+    /// would fail.
+    Preview {
+        /// The instance to preview (enabled or not).
+        #[arg(long)]
+        provider: String,
+        /// How many records to print.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Print the preview as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the registered provider kinds and the configured instances.
     Providers,
     /// Validate the configuration and list every problem, each naming its key.
@@ -242,6 +257,11 @@ impl Cli {
                 println!("migrations applied to {}", app::redact_url(&config.database.url));
                 Ok(())
             }
+            Command::Preview {
+                provider,
+                limit,
+                json,
+            } => crate::preview::run(&config, &provider, limit, json).await,
             Command::Providers => {
                 print_providers(&config);
                 Ok(())
@@ -361,7 +381,7 @@ fn print_providers(config: &Config) {
                 .next()
                 .unwrap_or_default()
                 .replace('\n', " ");
-            println!("      {:<18} {doc}{default}", key.name);
+            println!("      {:<26} {doc}{default}", key.name);
         }
     };
     println!("Keys of every [providers.<name>] table:");

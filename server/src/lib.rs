@@ -6,6 +6,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod pages;
+pub mod preview;
 pub mod providers;
 pub mod read_model;
 pub mod serve;

@@ -47,7 +47,7 @@ pub async fn read_first_page(
         validators,
     };
     let result =
-        boxoffice_core::sync::feed::read_page(built.provider.as_ref(), request, limits, None, &mut sink)
+        boxoffice_core::sync::feed::read_page(built.provider.as_ref(), request, 1, limits, None, &mut sink)
             .await;
     (result, sink)
 }

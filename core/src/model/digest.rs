@@ -108,4 +108,19 @@ fn write_record(feed: &mut Feed, record: &EventRecord) {
         feed.raw(&zone.price.serialize());
         feed.flag(zone.numbered);
     }
+    // What later versions of the model added is fed after a marker, and only when a
+    // record has any of it: the digests of records without it stay what they were
+    // (no mass rewrite after an upgrade).
+    let ranged = record.zones.iter().any(|zone| zone.max_price.is_some());
+    if record.prices.is_some() || record.currency.is_some() || ranged {
+        feed.raw(b"prices-v1");
+        feed.optional(record.prices, |feed, prices| {
+            feed.raw(&prices.min.serialize());
+            feed.raw(&prices.max.serialize());
+        });
+        feed.optional(record.currency.as_deref(), Feed::text);
+        for zone in &record.zones {
+            feed.optional(zone.max_price, |feed, max| feed.raw(&max.serialize()));
+        }
+    }
 }

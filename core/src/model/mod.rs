@@ -14,12 +14,9 @@ pub mod window;
 pub use window::{SearchWindow, WindowBounds};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-use self::time::local_to_instant;
 
 /// The namespace of every Boxoffice item id (UUIDv5). Never change it: ids are
 /// relied on by clients and would all change with it.
@@ -90,17 +87,6 @@ pub struct LocalMoment {
     pub at: DateTime<Utc>,
 }
 
-impl LocalMoment {
-    /// A wall-clock date and time read in `tz`.
-    pub fn from_local(local: NaiveDateTime, tz: Tz) -> Self {
-        Self {
-            date: local.date(),
-            time: Some(local.time()),
-            at: local_to_instant(local, tz),
-        }
-    }
-}
-
 /// A price zone of a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Zone {
@@ -110,8 +96,12 @@ pub struct Zone {
     pub name: String,
     /// Seats still available.
     pub capacity: u32,
-    /// The ticket price, exact.
+    /// The ticket price, exact; the lowest, when the zone is a range of prices.
     pub price: Decimal,
+    /// The highest price, when the zone is a range of prices (a price level such as
+    /// Ticketmaster's `priceRanges`); `None` for a zone of one price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<Decimal>,
     /// Whether seats are numbered.
     pub numbered: bool,
 }
@@ -128,7 +118,7 @@ pub struct PriceRange {
 impl PriceRange {
     /// Min and max over the zones that still have capacity; when none has, over all
     /// zones (the item is then sold out but its prices are still worth showing);
-    /// `None` when there are no zones.
+    /// `None` when there are no zones. A zone that is a range counts with both ends.
     pub fn of(zones: &[Zone]) -> Option<Self> {
         let available = zones.iter().filter(|zone| zone.capacity > 0);
         Self::over(available).or_else(|| Self::over(zones.iter()))
@@ -136,14 +126,15 @@ impl PriceRange {
 
     fn over<'a>(zones: impl Iterator<Item = &'a Zone>) -> Option<Self> {
         zones.fold(None, |range, zone| {
+            let top = zone.max_price.map_or(zone.price, |max| max.max(zone.price));
             Some(match range {
                 None => PriceRange {
                     min: zone.price,
-                    max: zone.price,
+                    max: top,
                 },
                 Some(PriceRange { min, max }) => PriceRange {
                     min: min.min(zone.price),
-                    max: max.max(zone.price),
+                    max: max.max(top),
                 },
             })
         })
@@ -173,6 +164,12 @@ pub struct EventRecord {
     pub sell_to: Option<NaiveDateTime>,
     /// The price zones, in feed order.
     pub zones: Vec<Zone>,
+    /// The lowest and highest price as the provider states them apart from zones
+    /// (a feed that publishes a range, not zones); the zones' range wins when there
+    /// are zones (see [`Self::price_range`]).
+    pub prices: Option<PriceRange>,
+    /// The currency of the prices, an ISO 4217 code (`EUR`), when the provider says.
+    pub currency: Option<String>,
 }
 
 impl EventRecord {
@@ -186,9 +183,10 @@ impl EventRecord {
         self.end.map_or(self.start.at, |end| end.at)
     }
 
-    /// See [`PriceRange::of`].
+    /// The zones' range ([`PriceRange::of`]), or without zones the stated
+    /// [`Self::prices`].
     pub fn price_range(&self) -> Option<PriceRange> {
-        PriceRange::of(&self.zones)
+        PriceRange::of(&self.zones).or(self.prices)
     }
 
     /// A digest of everything the provider said about the item, to skip rewriting
@@ -211,8 +209,29 @@ impl EventRecord {
                 end.at, self.start.at
             ));
         }
+        if let Some(prices) = self.prices
+            && prices.min > prices.max
+        {
+            return Err(format!(
+                "the lowest price ({}) is above the highest ({})",
+                prices.min, prices.max
+            ));
+        }
+        if let Some(currency) = &self.currency
+            && !is_currency_code(currency)
+        {
+            return Err(format!(
+                "the currency {:?} is not an ISO 4217 code (three capital letters, e.g. \"EUR\")",
+                currency.chars().take(16).collect::<String>()
+            ));
+        }
         Ok(())
     }
+}
+
+/// Whether `code` has the shape of an ISO 4217 currency code: three capital letters.
+pub fn is_currency_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 #[cfg(test)]
@@ -226,6 +245,7 @@ pub(crate) mod tests {
             name: "Platea".into(),
             capacity,
             price: Decimal::from_str(price).unwrap_or_default(),
+            max_price: None,
             numbered: true,
         }
     }
@@ -274,6 +294,8 @@ pub(crate) mod tests {
             sell_from: None,
             sell_to: None,
             zones: vec![zone(10, "20.00"), zone(0, "15.00")],
+            prices: None,
+            currency: None,
         }
     }
 
@@ -300,6 +322,14 @@ pub(crate) mod tests {
         change(&|r| r.zones[0].price = Decimal::from_str("20.0").unwrap_or_default());
         change(&|r| r.zones[1].numbered = false);
         change(&|r| r.zones.pop().map(drop).unwrap_or_default());
+        change(&|r| r.zones[0].max_price = Some(Decimal::from(25)));
+        change(&|r| r.currency = Some("EUR".into()));
+        change(&|r| {
+            r.prices = Some(PriceRange {
+                min: Decimal::ONE,
+                max: Decimal::TWO,
+            })
+        });
         // Parts that run into each other.
         change(&|r| {
             r.key.base_event_id = "29".into();
@@ -334,6 +364,52 @@ pub(crate) mod tests {
     #[test]
     fn price_range_is_none_without_zones() {
         assert_eq!(PriceRange::of(&[]), None);
+    }
+
+    #[test]
+    fn a_zone_that_is_a_range_counts_with_both_ends() {
+        let mut wide = zone(5, "35.00");
+        wide.max_price = Some(Decimal::from(95));
+        let range = PriceRange::of(&[zone(5, "50.00"), wide]);
+        assert_eq!(
+            range.map(|r| (r.min.to_string(), r.max.to_string())),
+            Some(("35.00".into(), "95".into()))
+        );
+    }
+
+    #[test]
+    fn stated_prices_stand_in_only_for_missing_zones() {
+        let stated = PriceRange {
+            min: Decimal::from(45),
+            max: Decimal::from(200),
+        };
+        let mut without_zones = record();
+        without_zones.zones.clear();
+        without_zones.prices = Some(stated);
+        assert_eq!(without_zones.price_range(), Some(stated));
+        let mut with_zones = record();
+        with_zones.prices = Some(stated);
+        assert_eq!(
+            with_zones.price_range().map(|r| r.min.to_string()),
+            Some("20.00".into())
+        );
+        let mut reversed = without_zones.clone();
+        reversed.prices = Some(PriceRange {
+            min: stated.max,
+            max: stated.min,
+        });
+        assert!(reversed.validate().is_err_and(|e| e.contains("above")));
+    }
+
+    #[test]
+    fn a_currency_is_an_iso_4217_code() {
+        let mut priced = record();
+        priced.currency = Some("USD".into());
+        assert_eq!(priced.validate(), Ok(()));
+        for bad in ["usd", "US", "US$", "EURO", ""] {
+            priced.currency = Some(bad.into());
+            assert!(priced.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

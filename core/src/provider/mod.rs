@@ -60,6 +60,9 @@ pub struct Feed {
     /// Where the document came from (e.g. its URL after redirects), for resolving
     /// relative references in it; never logged (it may carry credentials).
     pub location: Option<String>,
+    /// What the source said of the document besides its bytes (e.g. its content type
+    /// and the response's `Link` header).
+    pub headers: ResponseHeaders,
 }
 
 impl Feed {
@@ -70,7 +73,53 @@ impl Feed {
             length: None,
             validators: Validators::default(),
             location: None,
+            headers: ResponseHeaders::default(),
         }
+    }
+}
+
+/// The headers of a document's response, as a source kept them: names in lower case,
+/// values that are text. A parser reads what its pagination or content needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseHeaders(Vec<(String, String)>);
+
+impl ResponseHeaders {
+    /// At most this many headers are kept, each value at most [`Self::MAX_VALUE_BYTES`]:
+    /// a source's headers are the provider's to choose.
+    pub const MAX_HEADERS: usize = 64;
+    /// The longest value kept, in bytes.
+    pub const MAX_VALUE_BYTES: usize = 8 * 1024;
+
+    /// Adds a header (past the bounds, it is left out).
+    pub fn push(&mut self, name: &str, value: &str) {
+        if self.0.len() < Self::MAX_HEADERS && value.len() <= Self::MAX_VALUE_BYTES {
+            self.0.push((name.to_ascii_lowercase(), value.to_owned()));
+        }
+    }
+
+    /// The values of `name` (any case), in the order received.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The first value of `name` (any case).
+    pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.get_all(name).next()
+    }
+
+    /// The document's media type (`Content-Type` without its parameters), lower case.
+    pub fn content_type(&self) -> Option<String> {
+        self.get("content-type").map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
     }
 }
 
@@ -82,20 +131,45 @@ pub enum Opened {
     NotModified,
 }
 
-/// A parsed document as the engine receives it.
+/// A document as the engine hands it to [`Provider::parse`].
 pub struct Document {
     /// The bytes.
     pub body: FeedBody,
     /// [`Feed::location`], when known (not for archived payloads).
     pub location: Option<String>,
+    /// [`Feed::headers`] (none for archived payloads).
+    pub headers: ResponseHeaders,
+    /// The page it is in the run, from 1.
+    pub number: u32,
+    /// The page reference it was opened with ([`OpenRequest::page`]); `None` for the
+    /// feed's first document.
+    pub page: Option<String>,
+}
+
+impl Document {
+    /// A first document of `body` with nothing else known (an archived payload, a
+    /// fixture).
+    pub fn new(body: FeedBody) -> Self {
+        Self {
+            body,
+            location: None,
+            headers: ResponseHeaders::default(),
+            number: 1,
+            page: None,
+        }
+    }
 }
 
 /// What a parse tells the engine besides its records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parsed {
-    /// The next page of the same feed, when the document links one: the engine opens
-    /// it in the same run and transaction (a page seen twice fails the run).
+    /// The next page of the same feed, when there is one: the engine opens it in the
+    /// same run and transaction (a page seen twice fails the run). What it holds is
+    /// the provider's to choose (a URL, for most); the engine only hands it back.
     pub next_page: Option<String>,
+    /// Without a next page, why the feed ends here (`"the next link (/next) is
+    /// null"`), for previews and the debug log.
+    pub ended: Option<String>,
 }
 
 /// A provider instance: opens its feed's documents and maps them to canonical records.
@@ -113,4 +187,30 @@ pub trait Provider: Send + Sync + 'static {
     /// read errors of the body must come back as errors (see [`read_error`]), never as
     /// a shorter document.
     async fn parse(&self, document: Document, sink: &mut dyn RecordSink) -> Result<Parsed, ProviderError>;
+
+    /// How messages name a page (`None`: the feed's first document): its address
+    /// without secrets, e.g. `https://api.example.com/v1/shows?…`. Empty when the
+    /// provider has nothing safe to show.
+    fn page_label(&self, page: Option<&str>) -> String {
+        let _ = page;
+        String::new()
+    }
+}
+
+/// How a run's messages name one page: `page 2 (https://api.example.com/v1/shows?…)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageName {
+    /// The page's number in the run, from 1.
+    pub number: u32,
+    /// [`Provider::page_label`].
+    pub label: String,
+}
+
+impl std::fmt::Display for PageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.label.as_str() {
+            "" => write!(f, "page {}", self.number),
+            label => write!(f, "page {} ({label})", self.number),
+        }
+    }
 }

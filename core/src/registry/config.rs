@@ -245,12 +245,16 @@ impl ProviderConfig {
             }),
             Ok(_) => Err(problems),
             Err(found) => {
+                // A kind's message may point to this instance's environment variables.
+                let variables = format!("BOXOFFICE_PROVIDERS__{}__", name.to_ascii_uppercase());
                 problems.extend(found.into_iter().map(|problem| {
                     ConfigProblem {
                         key: format!("{prefix}.{}", problem.key)
                             .trim_end_matches('.')
                             .to_owned(),
-                        message: problem.message,
+                        message: problem
+                            .message
+                            .replace("BOXOFFICE_PROVIDERS__<NAME>__", &variables),
                     }
                 }));
                 Err(problems)

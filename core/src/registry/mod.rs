@@ -14,7 +14,7 @@ mod options;
 use std::sync::Arc;
 
 pub use config::{BuiltProvider, InstanceSettings, ProviderConfig, is_valid_instance_name};
-pub use options::{ConfigProblem, KeyDoc, common_keys, keys_of, parse_options};
+pub use options::{ConfigProblem, KeyDoc, common_keys, keys_of, parse_checked_options, parse_options};
 
 use crate::provider::Provider;
 
@@ -46,6 +46,7 @@ inventory::collect!(ProviderRegistration);
 ///     description: "Fever's XML event feed",
 ///     options: FeverConfig,          // Deserialize + JsonSchema, deny_unknown_fields
 ///     build: FeverProvider::build,   // fn(&InstanceSettings, FeverConfig) -> Result<Arc<dyn Provider>, Vec<ConfigProblem>>
+///     checks: FeverConfig::problems, // optional: fn(&FeverConfig) -> Vec<ConfigProblem>, keys taken together
 /// }
 /// ```
 ///
@@ -54,6 +55,15 @@ inventory::collect!(ProviderRegistration);
 #[macro_export]
 macro_rules! register_provider {
     (kind: $kind:expr, description: $description:expr, options: $options:ty, build: $build:expr $(,)?) => {
+        $crate::register_provider! {
+            kind: $kind,
+            description: $description,
+            options: $options,
+            build: $build,
+            checks: |_: &$options| ::std::vec::Vec::new(),
+        }
+    };
+    (kind: $kind:expr, description: $description:expr, options: $options:ty, build: $build:expr, checks: $checks:expr $(,)?) => {
         $crate::inventory::submit! {
             $crate::registry::ProviderRegistration {
                 kind: $kind,
@@ -72,7 +82,7 @@ macro_rules! register_provider {
                         ::std::sync::Arc<dyn $crate::provider::Provider>,
                         ::std::vec::Vec<$crate::registry::ConfigProblem>,
                     > {
-                        let options = $crate::registry::parse_options::<$options>(options)?;
+                        let options = $crate::registry::parse_checked_options::<$options>(options, $checks)?;
                         ($build)(settings, options)
                     }
                     build

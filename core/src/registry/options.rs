@@ -45,37 +45,128 @@ pub struct KeyDoc {
 }
 
 /// The keys of `T` (a kind's options type), in declaration order, with their doc
-/// comments.
+/// comments; a key that is a table of its own (`fields`, `auth`) is followed by its
+/// keys (`fields.title`, `auth.token`).
 pub fn keys_of<T: JsonSchema>() -> Vec<KeyDoc> {
     let schema = schemars::schema_for!(T);
-    let value = schema.as_value();
-    let required: Vec<&str> = value
+    let root = schema.as_value();
+    let mut keys = Vec::new();
+    describe(root, root, "", &mut keys);
+    keys
+}
+
+/// The keys of the table `schema` describes, under `prefix` (`variant`: one of several
+/// tables the key may be, whose keys are then never required of every table).
+fn describe(root: &serde_json::Value, schema: &serde_json::Value, prefix: &str, keys: &mut Vec<KeyDoc>) {
+    describe_table(root, schema, prefix, false, keys);
+}
+
+fn describe_table(
+    root: &serde_json::Value,
+    schema: &serde_json::Value,
+    prefix: &str,
+    variant: bool,
+    keys: &mut Vec<KeyDoc>,
+) {
+    let required: Vec<&str> = schema
         .get("required")
         .and_then(|r| r.as_array())
+        .filter(|_| !variant)
         .map(|names| names.iter().filter_map(|n| n.as_str()).collect())
         .unwrap_or_default();
-    value
-        .get("properties")
-        .and_then(|p| p.as_object())
-        .map(|properties| {
-            properties
+    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
+        return;
+    };
+    for (name, property) in properties {
+        if keys.iter().any(|key| key.name == format!("{prefix}{name}")) {
+            continue;
+        }
+        let mut doc = property
+            .get("description")
+            .and_then(|d| d.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        if let (true, Some(tag)) = (doc.is_empty(), property.get("const").and_then(|c| c.as_str())) {
+            doc = format!("`{tag}`");
+        }
+        keys.push(KeyDoc {
+            name: format!("{prefix}{name}"),
+            required: required.contains(&name.as_str()),
+            default: property.get("default").filter(|default| !default.is_null()).map(
+                |default| match default {
+                    serde_json::Value::String(text) => format!("{text:?}"),
+                    other => other.to_string(),
+                },
+            ),
+            doc,
+        });
+        let tables = tables(root, property);
+        let several = tables.len() > 1;
+        for table in &tables {
+            describe_table(root, table, &format!("{prefix}{name}."), several, keys);
+        }
+        if several {
+            // A tagged table: its tag says which, with every value it takes.
+            let tags: Vec<&str> = tables
                 .iter()
-                .map(|(name, property)| KeyDoc {
-                    name: name.clone(),
-                    required: required.contains(&name.as_str()),
-                    default: property.get("default").map(|default| match default {
-                        serde_json::Value::String(text) => format!("{text:?}"),
-                        other => other.to_string(),
-                    }),
-                    doc: property
-                        .get("description")
-                        .and_then(|d| d.as_str())
-                        .unwrap_or_default()
-                        .to_owned(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+                .filter_map(|table| table.pointer("/properties/type/const").and_then(|c| c.as_str()))
+                .collect();
+            if let Some(tag) = keys
+                .iter_mut()
+                .find(|key| key.name == format!("{prefix}{name}.type"))
+                && !tags.is_empty()
+            {
+                tag.doc = format!(
+                    "Which: {}.",
+                    tags.iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+}
+
+/// The tables a property's schema is (through references, optional wrappers, and the
+/// variants of a tagged enum whose every variant is a table); none for a value.
+fn tables<'a>(root: &'a serde_json::Value, schema: &'a serde_json::Value) -> Vec<&'a serde_json::Value> {
+    let schema = resolve(root, schema);
+    if schema.get("properties").is_some() {
+        return vec![schema];
+    }
+    for combinator in ["anyOf", "oneOf"] {
+        let Some(variants) = schema.get(combinator).and_then(|v| v.as_array()) else {
+            continue;
+        };
+        let variants: Vec<&serde_json::Value> = variants
+            .iter()
+            .map(|variant| resolve(root, variant))
+            .filter(|variant| variant.get("type").and_then(|t| t.as_str()) != Some("null"))
+            .collect();
+        if !variants.is_empty() && variants.iter().all(|variant| variant.get("properties").is_some()) {
+            return variants;
+        }
+        if let [one] = variants.as_slice() {
+            return tables(root, one);
+        }
+    }
+    Vec::new()
+}
+
+/// `schema`, or what its `$ref` names in the root's `$defs`.
+fn resolve<'a>(root: &'a serde_json::Value, schema: &'a serde_json::Value) -> &'a serde_json::Value {
+    match schema
+        .get("$ref")
+        .and_then(|r| r.as_str())
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+    {
+        Some(name) => root
+            .get("$defs")
+            .and_then(|defs| defs.get(name))
+            .unwrap_or(schema),
+        None => schema,
+    }
 }
 
 /// The keys every `[providers.<name>]` table has, whatever its kind.
@@ -90,6 +181,16 @@ pub fn common_keys() -> Vec<KeyDoc> {
 pub fn parse_options<T: DeserializeOwned + JsonSchema>(
     options: serde_json::Value,
 ) -> Result<T, Vec<ConfigProblem>> {
+    parse_checked_options(options, |_: &T| Vec::new())
+}
+
+/// [`parse_options`], then `checks` (what the keys mean together, e.g. two that
+/// exclude each other) on what could be read: its problems join serde's, except those
+/// of keys serde already named.
+pub fn parse_checked_options<T: DeserializeOwned + JsonSchema>(
+    options: serde_json::Value,
+    checks: impl Fn(&T) -> Vec<ConfigProblem>,
+) -> Result<T, Vec<ConfigProblem>> {
     let serde_json::Value::Object(mut remaining) = options else {
         return Err(vec![ConfigProblem::new(
             "",
@@ -101,8 +202,18 @@ pub fn parse_options<T: DeserializeOwned + JsonSchema>(
     loop {
         let error =
             match serde_path_to_error::deserialize::<_, T>(serde_json::Value::Object(remaining.clone())) {
-                Ok(options) if problems.is_empty() => return Ok(options),
-                Ok(_) => break,
+                Ok(options) => {
+                    let top = |key: &str| key.split(['.', '[']).next().unwrap_or_default().to_owned();
+                    problems.extend(
+                        checks(&options)
+                            .into_iter()
+                            .filter(|problem| !taken_out.contains(&top(&problem.key))),
+                    );
+                    if problems.is_empty() {
+                        return Ok(options);
+                    }
+                    break;
+                }
                 Err(error) => error,
             };
         let path = error.path().to_string();
@@ -131,7 +242,11 @@ pub fn parse_options<T: DeserializeOwned + JsonSchema>(
         }
         taken_out.push(top);
     }
-    let order: Vec<String> = keys_of::<T>().into_iter().map(|key| key.name).collect();
+    let order: Vec<String> = keys_of::<T>()
+        .into_iter()
+        .map(|key| key.name)
+        .filter(|name| !name.contains('.'))
+        .collect();
     problems.sort_by_key(|problem| {
         let top = problem.key.split(['.', '[']).next().unwrap_or_default();
         order
@@ -217,7 +332,8 @@ mod tests {
     fn keys_are_described_from_the_doc_comments() {
         let keys = keys_of::<Options>();
         let names: Vec<_> = keys.iter().map(|k| k.name.as_str()).collect();
-        assert_eq!(names, ["url", "count", "flag", "inner"]);
+        assert_eq!(names, ["url", "count", "flag", "inner", "inner.path"]);
+        assert!(keys[4].required && keys[4].doc == "Required.");
         assert!(keys[0].required && !keys[1].required);
         assert_eq!(keys[0].doc, "The feed's address.");
         assert_eq!(keys[1].default.as_deref(), Some("3"));

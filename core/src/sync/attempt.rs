@@ -2,17 +2,18 @@
 //! the source's "not modified"), then commit; on any failure the transaction is
 //! dropped and nothing of the attempt is kept.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use tracing::{Instrument, warn};
 
 use super::SyncError;
 use super::archive::{PayloadArchive, SharedWriter};
-use super::feed::{FeedLimits, PageRead, parse_bytes, read_page};
+use super::checked::CheckedSink;
+use super::feed::{FeedLimits, PageRead, parse_bytes};
+use super::pages::{FeedWalk, PageCopies, Walked};
 use super::report::MAX_LISTED_REJECTIONS;
 use super::sink::BatchingSink;
-use crate::provider::{OpenRequest, Provider, ProviderError, Rejection, Validators};
+use crate::provider::{Provider, ProviderError, Rejection, Validators};
 use crate::registry::ProviderConfig;
 use crate::store::{EventStore, StoreError, SyncReport, SyncTransaction};
 
@@ -115,73 +116,38 @@ impl Attempt<'_> {
                 None
             }
         };
-        let limits = FeedLimits {
-            timeout: self.config.timeout,
-            max_bytes: self.config.max_feed_bytes,
+        let walk = FeedWalk {
+            provider: self.provider,
+            limits: FeedLimits {
+                timeout: self.config.timeout,
+                max_bytes: self.config.max_feed_bytes,
+            },
+            max_pages: self.config.max_pages,
+            validators: stored.as_ref(),
         };
-        let mut read_pages: HashSet<String> = HashSet::new();
-        let mut next: Option<String> = None;
-        let mut validators: Option<Validators>;
-        loop {
-            if report.pages >= self.config.max_pages {
-                return Err(ProviderError::Malformed(format!(
-                    "the feed has more than {} pages (max_pages)",
-                    self.config.max_pages
-                )));
-            }
-            let first = report.pages == 0;
-            let request = OpenRequest {
-                page: next.as_deref(),
-                validators: if first { stored.as_ref() } else { None },
-            };
-            let writer = self.archive_writer();
-            let copy = writer
-                .clone()
-                .map(|w| Box::new(w) as Box<dyn std::io::Write + Send>);
-            let span = tracing::debug_span!("page", number = report.pages + 1);
-            let read = read_page(self.provider, request, limits, copy, sink)
-                .instrument(span)
-                .await;
-            self.keep_payload(writer, &read, report);
-            match read? {
-                PageRead::NotModified if first => return Ok(Read::NotModified),
-                PageRead::NotModified => {
-                    return Err(ProviderError::Malformed(
-                        "the source answered \"not modified\" to a request without validators".into(),
-                    ));
-                }
-                PageRead::Parsed {
-                    parsed,
-                    bytes,
-                    validators: page_validators,
-                    location,
-                } => {
-                    report.pages += 1;
-                    report.bytes += bytes;
-                    validators = Some(page_validators);
-                    read_pages.extend(next.take());
-                    read_pages.extend(location);
-                    match parsed.next_page {
-                        None => break,
-                        Some(page) if read_pages.contains(&page) => {
-                            return Err(ProviderError::Malformed(format!(
-                                "the feed's pages loop: page {} links to a page this run already read",
-                                report.pages
-                            )));
-                        }
-                        Some(page) => next = Some(page),
-                    }
-                }
-            }
+        let mut copies = ArchiveCopies {
+            archive: self.archive,
+            name: self.name,
+            writer: None,
+            hashes: Vec::new(),
+        };
+        let mut walked = Walked::default();
+        let mut checked = CheckedSink::new(sink);
+        let outcome = walk.walk(&mut checked, &mut copies, &mut walked).await;
+        report.pages = walked.attempted;
+        report.bytes = walked.bytes;
+        report.payload = copies.hashes.first().cloned();
+        // One page: `payload` says it all.
+        report.payloads = if copies.hashes.len() > 1 {
+            copies.hashes
+        } else {
+            Vec::new()
+        };
+        outcome?;
+        if walked.not_modified {
+            return Ok(Read::NotModified);
         }
-        if report.payloads.len() == 1 {
-            // One page: `payload` says it all.
-            report.payloads.clear();
-        }
-        // Validators only stand for a feed that is one document.
-        Ok(Read::Documents(validators.filter(|validators| {
-            report.pages == 1 && !validators.is_empty()
-        })))
+        Ok(Read::Documents(walked.validators))
     }
 
     async fn replay(
@@ -191,18 +157,35 @@ impl Attempt<'_> {
         report: &mut SyncReport,
     ) -> Result<Read, ProviderError> {
         report.replayed_from = pages.first().map(|(hash, _)| hash.clone());
+        let mut checked = CheckedSink::new(sink);
         for (_, bytes) in pages {
-            let (_, length) = parse_bytes(self.provider, bytes.clone(), sink).await?;
-            report.pages += 1;
+            let number = report.pages + 1;
+            let (_, length) = parse_bytes(self.provider, bytes.clone(), number, &mut checked).await?;
+            report.pages = number;
             report.bytes += length;
         }
         Ok(Read::Documents(None))
     }
+}
 
-    fn archive_writer(&self) -> Option<SharedWriter> {
+/// Each page's copy in the payload archive, named by its hash once the page is read.
+struct ArchiveCopies<'a> {
+    archive: Option<&'a PayloadArchive>,
+    name: &'a str,
+    writer: Option<SharedWriter>,
+    /// The hashes of the pages kept, in order.
+    hashes: Vec<String>,
+}
+
+impl PageCopies for ArchiveCopies<'_> {
+    fn open(&mut self) -> Option<Box<dyn std::io::Write + Send>> {
         let archive = self.archive?;
         match archive.writer(self.name) {
-            Ok(writer) => Some(SharedWriter(Arc::new(Mutex::new(Some(writer))))),
+            Ok(writer) => {
+                let shared = SharedWriter(Arc::new(Mutex::new(Some(writer))));
+                self.writer = Some(shared.clone());
+                Some(Box::new(shared))
+            }
             Err(error) => {
                 warn!(%error, "Cannot archive the payload of this run.");
                 None
@@ -210,25 +193,13 @@ impl Attempt<'_> {
         }
     }
 
-    /// Names the page's archived copy by its hash when a document was read, or throws
-    /// the partial copy away.
-    fn keep_payload(
-        &self,
-        writer: Option<SharedWriter>,
-        read: &Result<PageRead, ProviderError>,
-        report: &mut SyncReport,
-    ) {
-        let Some(writer) = writer.and_then(|writer| writer.take()) else {
+    fn close(&mut self, read: &Result<PageRead, ProviderError>) {
+        let Some(writer) = self.writer.take().and_then(|writer| writer.take()) else {
             return;
         };
         match read {
             Ok(PageRead::Parsed { bytes, .. }) if *bytes > 0 => match writer.finish() {
-                Ok(hash) => {
-                    if report.payload.is_none() {
-                        report.payload = Some(hash.clone());
-                    }
-                    report.payloads.push(hash);
-                }
+                Ok(hash) => self.hashes.push(hash),
                 Err(error) => warn!(%error, "Cannot archive the payload of this run."),
             },
             _ => writer.discard(),

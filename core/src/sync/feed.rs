@@ -89,6 +89,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Metered<R> {
 pub async fn read_page(
     provider: &dyn Provider,
     request: OpenRequest<'_>,
+    number: u32,
     limits: FeedLimits,
     copy: Option<Box<dyn Write + Send>>,
     sink: &mut dyn RecordSink,
@@ -115,6 +116,9 @@ pub async fn read_page(
         let document = Document {
             body: Box::new(body),
             location: feed.location.clone(),
+            headers: feed.headers,
+            number,
+            page: request.page.map(str::to_owned),
         };
         let parsed = provider.parse(document, sink).await?;
         Ok(PageRead::Parsed {
@@ -153,16 +157,18 @@ pub async fn read_page(
     })
 }
 
-/// Parses an already-read document (an archived payload, a fixture) with `provider`.
+/// Parses an already-read document (an archived payload, a fixture) with `provider`,
+/// as page `number` of its run.
 pub async fn parse_bytes(
     provider: &dyn Provider,
     bytes: Vec<u8>,
+    number: u32,
     sink: &mut dyn RecordSink,
 ) -> Result<(Parsed, u64), ProviderError> {
     let length = bytes.len() as u64;
     let document = Document {
-        body: Box::new(std::io::Cursor::new(bytes)),
-        location: None,
+        number,
+        ..Document::new(Box::new(std::io::Cursor::new(bytes)))
     };
     let parsed = provider.parse(document, sink).await?;
     Ok((parsed, length))

@@ -4,8 +4,11 @@
 //! - `engine.rs`: the engine, one run at a time per instance, its state and reports;
 //! - `schedule.rs`: each instance's schedule;
 //! - `attempt.rs`: one attempt: a transaction, every page read into it, commit;
+//! - `pages.rs`: every page of a feed in one run (a sync's and a preview's);
 //! - `feed.rs`: reading one document within its limits (deadline, size, archive copy);
+//! - `checked.rs`: the model's checks and one copy of a session per run;
 //! - `sink.rs`: the batching sink records go through;
+//! - `preview.rs`: a run that stores nothing, for a person to read;
 //! - `retry.rs`, `breaker.rs`: what happens after a failure;
 //! - `report.rs`: reports logged and published as metrics;
 //! - `archive.rs`: the payload archive `replay` re-maps.
@@ -13,8 +16,11 @@
 pub mod archive;
 mod attempt;
 pub mod breaker;
+pub mod checked;
 mod engine;
 pub mod feed;
+pub mod pages;
+pub mod preview;
 pub mod report;
 pub mod retry;
 mod schedule;

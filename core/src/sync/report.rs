@@ -1,7 +1,7 @@
 //! What a run tells: its report filled in, logged, and published as metrics.
 
 use chrono::{DateTime, Utc};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::breaker::CircuitState;
 use crate::store::{RunStatus, SyncReport};
@@ -72,7 +72,14 @@ pub fn log_report(report: &SyncReport) {
     for rejection in &report.rejections {
         warn!(provider = %report.provider, record = %rejection.record, reason = %rejection.reason, "Record rejected.");
     }
-    for (what, count) in &report.unknown {
-        warn!(provider = %report.provider, what = %what, count, "The feed carries something the mapping does not know.");
+    // Feed drift is the report's to tell (`unknown`); the log says it once a run, at
+    // debug: a feed that always carries members nobody maps is not news every run.
+    if !report.unknown.is_empty() {
+        let unknown: Vec<String> = report
+            .unknown
+            .iter()
+            .map(|(what, count)| format!("{what} ({count})"))
+            .collect();
+        debug!(provider = %report.provider, unknown = %unknown.join(", "), "The feed carries what the mapping does not read.");
     }
 }

@@ -1,19 +1,18 @@
-//! The engine's [`RecordSink`]: validates each record, drops in-feed duplicates and
-//! writes batches into the run's transaction as the provider parses.
+//! The engine's [`RecordSink`]: writes the records (checked on their way in, see
+//! `checked.rs`) in batches into the run's transaction as the provider parses.
 //!
 //! Writing is pipelined: a writer task owns the transaction and writes one batch while
 //! the provider parses the next (the database works on its own thread or server, so
 //! the two overlap). At most one batch waits for the writer: memory stays bounded by
 //! two batches, whatever the feed's size.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
-use uuid::Uuid;
 
 use crate::model::EventRecord;
 use crate::provider::{RecordSink, Rejection, SinkError};
@@ -44,7 +43,6 @@ pub struct BatchingSink {
     writer: Option<JoinHandle<Written>>,
     batch: Vec<EventRecord>,
     batch_size: usize,
-    seen_ids: HashSet<Uuid>,
     /// What the batches did.
     pub outcome: BatchOutcome,
     /// Records seen and rejected.
@@ -67,7 +65,6 @@ impl BatchingSink {
             writer: Some(writer),
             batch: Vec::with_capacity(batch_size),
             batch_size,
-            seen_ids: HashSet::new(),
             outcome: BatchOutcome::default(),
             counts: SinkCounts::default(),
             quarantine: Vec::new(),
@@ -127,13 +124,6 @@ impl BatchingSink {
             writer.abort();
         }
     }
-
-    fn name(record: &EventRecord) -> String {
-        format!(
-            "base_event {} / event {}",
-            record.key.base_event_id, record.key.event_id
-        )
-    }
 }
 
 impl Drop for BatchingSink {
@@ -161,22 +151,6 @@ async fn write_batches(
 #[async_trait]
 impl RecordSink for BatchingSink {
     async fn accept(&mut self, record: EventRecord) -> Result<(), SinkError> {
-        if let Err(reason) = record.validate() {
-            self.reject(Rejection {
-                record: Self::name(&record),
-                reason,
-                raw: None,
-            });
-            return Ok(());
-        }
-        if !self.seen_ids.insert(record.id()) {
-            self.reject(Rejection {
-                record: Self::name(&record),
-                reason: "the feed carries this session more than once; the first one is kept".into(),
-                raw: None,
-            });
-            return Ok(());
-        }
         self.counts.seen += 1;
         self.batch.push(record);
         if self.batch.len() >= self.batch_size {

@@ -33,7 +33,7 @@ pub enum HttpError {
         transient: bool,
     },
     /// The server answered with a status other than 2xx.
-    #[error("HTTP {status} from {url}")]
+    #[error("HTTP {status} from {url}{}", said(.body.as_deref()))]
     Status {
         /// The status, e.g. `503 Service Unavailable`.
         status: reqwest::StatusCode,
@@ -41,6 +41,9 @@ pub enum HttpError {
         url: String,
         /// The server's `Retry-After`, when it sent one.
         retry_after: Option<Duration>,
+        /// The start of what the server said (its error body), on one line, without
+        /// the instance's secrets.
+        body: Option<String>,
     },
     /// The connection failed while the body was being read.
     #[error("reading the feed failed: {0}")]
@@ -53,6 +56,37 @@ pub enum HttpError {
     /// secret that cannot be read).
     #[error("{0}")]
     Refused(String),
+}
+
+/// `: <what the server said>`, when it said anything.
+fn said(body: Option<&str>) -> String {
+    body.map(|body| format!(": {body}")).unwrap_or_default()
+}
+
+/// How much of an error body a message quotes, in characters.
+pub const MAX_ERROR_BODY_CHARS: usize = 200;
+
+/// An error body as a message quotes it: on one line, control characters out, at most
+/// [`MAX_ERROR_BODY_CHARS`] characters, every one of `secrets` replaced. `None` when
+/// nothing is left.
+pub fn quote_error_body<'a>(bytes: &[u8], secrets: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut text: String = String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    for secret in secrets {
+        if !secret.is_empty() {
+            text = text.replace(secret, boxoffice_core::secret::REDACTED);
+        }
+    }
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return None;
+    }
+    Some(match text.char_indices().nth(MAX_ERROR_BODY_CHARS) {
+        None => text,
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    })
 }
 
 impl HttpError {
@@ -207,6 +241,7 @@ mod tests {
                 status: reqwest::StatusCode::from_u16(code).unwrap_or_default(),
                 url: "http://x/".into(),
                 retry_after: None,
+                body: None,
             };
             matches!(
                 ProviderError::from(error),
@@ -223,10 +258,27 @@ mod tests {
             status: reqwest::StatusCode::SERVICE_UNAVAILABLE,
             url: "https://feed.example/events".into(),
             retry_after: None,
+            body: None,
         };
         assert_eq!(
             error.to_string(),
             "HTTP 503 Service Unavailable from https://feed.example/events"
         );
+    }
+
+    #[test]
+    fn an_error_body_is_quoted_short_on_one_line_without_secrets() {
+        let body = br#"{"fault":{"faultstring":"Invalid ApiKey k3y",
+            "detail":{"errorcode":"oauth.v2.InvalidApiKey"}}}"#;
+        assert_eq!(
+            quote_error_body(body, ["k3y"]).as_deref(),
+            Some(
+                r#"{"fault":{"faultstring":"Invalid ApiKey [redacted]", "detail":{"errorcode":"oauth.v2.InvalidApiKey"}}}"#
+            )
+        );
+        let long = "x".repeat(1000);
+        let quoted = quote_error_body(long.as_bytes(), []).unwrap_or_default();
+        assert_eq!(quoted.chars().count(), MAX_ERROR_BODY_CHARS + 1);
+        assert_eq!(quote_error_body(b" \n ", []), None);
     }
 }

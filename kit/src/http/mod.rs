@@ -5,4 +5,5 @@ mod error;
 mod source;
 
 pub use error::{HttpError, describe_duration, error_chain, retry_after};
-pub use source::HttpSource;
+pub(crate) use error::{body_error, request_error};
+pub use source::{HttpOptions, HttpSource, PageRequest};

@@ -128,7 +128,15 @@ fn reading_stops_at_the_size_limit_whatever_the_feed() {
                 timeout: std::time::Duration::from_secs(30),
                 max_bytes: limit,
             };
-            read_page(&Bytes(feed.clone()), Default::default(), limits, None, &mut sink).await
+            read_page(
+                &Bytes(feed.clone()),
+                Default::default(),
+                1,
+                limits,
+                None,
+                &mut sink,
+            )
+            .await
         });
         assert!(
             matches!(result, Err(ProviderError::TooLarge { limit: l }) if l == limit),

@@ -1,13 +1,13 @@
 //! One occurrence of a VEVENT as a record: its start and end as served (wall clock,
 //! instant, all-day dates), its title, sell mode and key.
 
-use boxoffice_core::model::time::local_to_instant;
+use boxoffice_core::model::time::Edge;
 use boxoffice_core::{EventRecord, ExternalKey, LocalMoment, ProviderError, RecordSink, Rejection, SellMode};
-use chrono::{Days, NaiveTime};
+use chrono::Days;
 use chrono_tz::Tz;
 
 use crate::context::ParseContext;
-use crate::value::{When, day_moment, moment_at};
+use crate::value::When;
 use crate::vevent::{End, Vevent};
 
 /// Builds the record of `event` starting at `start` and pushes it, or its rejection.
@@ -43,6 +43,8 @@ pub(crate) async fn send(
             sell_from: None,
             sell_to: None,
             zones: Vec::new(),
+            prices: None,
+            currency: None,
         };
         record.validate().map(|()| record)
     });
@@ -60,7 +62,7 @@ pub(crate) async fn send(
 /// How a start is served.
 fn start_of(start: When, tz: Tz) -> LocalMoment {
     match start {
-        When::Date(date) => day_moment(date, tz),
+        When::Date(date) => LocalMoment::day_start(date, tz),
         When::DateTime(local, frame) => frame.moment(local, tz),
     }
 }
@@ -95,7 +97,7 @@ fn end_of(event: &Vevent, start: When, tz: Tz) -> Result<Option<LocalMoment>, St
                     .instant(local, tz)
                     .checked_add_signed(length)
                     .ok_or_else(out_of_range)?;
-                Ok(Some(moment_at(at, end_frame.served_zone(tz))))
+                Ok(Some(LocalMoment::at_instant(at, end_frame.served_zone(tz))))
             }
         }
         (_, When::DateTime(local, frame), End::Lasting(duration)) => {
@@ -111,7 +113,7 @@ fn end_of(event: &Vevent, start: When, tz: Tz) -> Result<Option<LocalMoment>, St
                 .second_delta()
                 .and_then(|seconds| frame.instant(nominal, tz).checked_add_signed(seconds))
                 .ok_or_else(out_of_range)?;
-            Ok(Some(moment_at(at, frame.served_zone(tz))))
+            Ok(Some(LocalMoment::at_instant(at, frame.served_zone(tz))))
         }
         // Mixed DATE and DATE-TIME were rejected when the VEVENT was mapped.
         _ => Err("DTSTART and DTEND are not of the same kind (date or date-time)".into()),
@@ -121,11 +123,6 @@ fn end_of(event: &Vevent, start: When, tz: Tz) -> Result<Option<LocalMoment>, St
 /// The end of an all-day event that starts on `date` and lasts `days` days: its last
 /// day, without a time, and the instant of the midnight after it.
 fn day_end(date: chrono::NaiveDate, days: i64, tz: Tz) -> Option<LocalMoment> {
-    let after = date.checked_add_days(Days::new(u64::try_from(days).ok()?))?;
-    let last = after.pred_opt()?;
-    Some(LocalMoment {
-        date: last,
-        time: None,
-        at: local_to_instant(after.and_time(NaiveTime::MIN), tz),
-    })
+    let last = date.checked_add_days(Days::new(u64::try_from(days).ok()?.checked_sub(1)?))?;
+    LocalMoment::all_day(last, tz, Edge::End)
 }

@@ -52,27 +52,8 @@ impl Frame {
         match self {
             Frame::Zoned(tz) => LocalMoment::from_local(local, tz),
             Frame::Floating => LocalMoment::from_local(local, instance),
-            Frame::Utc => moment_at(Utc.from_utc_datetime(&local), instance),
+            Frame::Utc => LocalMoment::at_instant(Utc.from_utc_datetime(&local), instance),
         }
-    }
-}
-
-/// The instant `at`, served as the wall clock of `zone`.
-pub(crate) fn moment_at(at: DateTime<Utc>, zone: Tz) -> LocalMoment {
-    let local = at.with_timezone(&zone).naive_local();
-    LocalMoment {
-        date: local.date(),
-        time: Some(local.time()),
-        at,
-    }
-}
-
-/// An all-day moment: the date, no time, and the instant its day starts in `zone`.
-pub(crate) fn day_moment(date: NaiveDate, zone: Tz) -> LocalMoment {
-    LocalMoment {
-        date,
-        time: None,
-        at: local_to_instant(date.and_time(NaiveTime::MIN), zone),
     }
 }
 

@@ -2,15 +2,16 @@
 //! or the reasons it cannot be one (every problem found in it, each naming the key,
 //! the pointer and the value).
 
-use boxoffice_core::{EventRecord, ExternalKey, SellMode, Zone};
+use boxoffice_core::model::time::{Clock, Edge};
+use boxoffice_core::{EventRecord, ExternalKey, LocalMoment, PriceRange, SellMode, Zone};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
-use crate::config::{Fields, Online, Zones};
+use crate::config::{Condition, Fields, TimeField, Zones};
 use crate::node::Node;
-use crate::pointer::Pointer;
-use crate::time::{Edge, moment};
-use crate::values::{capacity, flag, id, present, price, same, text};
+use crate::pointer::{Pointer, Pointers};
+use crate::time::moment;
+use crate::values::{capacity, currency, id, price, text, zone};
 
 /// The capacity of a zone whose feed says nothing of it. Unknown counts as available
 /// (the zone's price is then in the item's range), and the model's capacity is a
@@ -19,17 +20,35 @@ use crate::values::{capacity, flag, id, present, price, same, text};
 /// would break that format).
 pub const UNKNOWN_CAPACITY: u32 = i32::MAX as u32;
 
+/// The fields a mapping reads, the required ones present.
+#[derive(Debug, Clone)]
+struct Resolved {
+    base_id: Pointers,
+    event_id: Option<Pointers>,
+    title: Pointers,
+    starts_at: TimeField,
+    ends_at: Option<TimeField>,
+    timezone: Option<Pointers>,
+    online: Option<Condition>,
+    sold_out: Option<Condition>,
+    min_price: Option<Pointers>,
+    max_price: Option<Pointers>,
+    price_scale: Decimal,
+    currency: Option<Pointers>,
+}
+
 /// What maps the records of one instance.
 #[derive(Debug, Clone)]
 pub struct Mapping {
     provider: String,
     timezone: Tz,
-    fields: Fields,
+    fields: Resolved,
     zones: Option<Zones>,
-    scale: Decimal,
+    zone_scale: Decimal,
     /// The members of a record that some pointer reads, sorted.
     known: Vec<String>,
-    /// Some pointer is `""`: it reads the whole record, so no member is unknown.
+    /// Some pointer is `""`, or members are not feed drift (schema.org): no member is
+    /// reported unknown.
     reads_whole: bool,
 }
 
@@ -43,21 +62,41 @@ pub struct Refusal {
 }
 
 impl Mapping {
-    /// The mapping of instance `provider`, whose times without offset are in `timezone`.
-    pub fn new(provider: &str, timezone: Tz, fields: Fields, zones: Option<Zones>) -> Self {
-        let pointers = [
-            Some(&fields.base_id),
-            fields.event_id.as_ref(),
-            Some(&fields.title),
-            Some(&fields.starts_at),
-            fields.ends_at.as_ref(),
-            fields.online.as_ref().map(|online| match online {
-                Online::Flag(pointer) | Online::Equals { path: pointer, .. } => pointer,
-            }),
-            fields.sold_out.as_ref(),
-            zones.as_ref().map(|zones| &zones.path),
-        ];
-        let pointers: Vec<&Pointer> = pointers.into_iter().flatten().collect();
+    /// The mapping of instance `provider`, whose times without a zone of their own are
+    /// in `timezone`. `None` when a required field (`base_id`, `title`, `starts_at`)
+    /// is missing: the configuration's problems say so.
+    pub fn new(provider: &str, timezone: Tz, fields: Fields, zones: Option<Zones>) -> Option<Self> {
+        let fields = Resolved {
+            base_id: fields.base_id?,
+            event_id: fields.event_id,
+            title: fields.title?,
+            starts_at: fields.starts_at?,
+            ends_at: fields.ends_at,
+            timezone: fields.timezone,
+            online: fields.online,
+            sold_out: fields.sold_out,
+            min_price: fields.min_price,
+            max_price: fields.max_price,
+            price_scale: Decimal::from(fields.price_scale.unwrap_or(1)),
+            currency: fields.currency,
+        };
+        let mut pointers: Vec<&Pointers> = vec![&fields.base_id, &fields.title];
+        pointers.extend(fields.starts_at.pointers());
+        pointers.extend(fields.ends_at.iter().flat_map(TimeField::pointers));
+        for optional in [
+            &fields.event_id,
+            &fields.timezone,
+            &fields.min_price,
+            &fields.max_price,
+            &fields.currency,
+        ] {
+            pointers.extend(optional.iter());
+        }
+        for condition in [&fields.online, &fields.sold_out].into_iter().flatten() {
+            pointers.extend(condition.pointers());
+        }
+        pointers.extend(zones.as_ref().map(|zones| &zones.path));
+        let pointers: Vec<&Pointer> = pointers.into_iter().flat_map(Pointers::iter).collect();
         let reads_whole = pointers.iter().any(|pointer| pointer.first().is_none());
         let mut known: Vec<String> = pointers
             .into_iter()
@@ -66,15 +105,21 @@ impl Mapping {
             .collect();
         known.sort();
         known.dedup();
-        Self {
+        Some(Self {
             provider: provider.to_owned(),
             timezone,
-            scale: Decimal::from(zones.as_ref().map_or(1, |zones| zones.price_scale)),
+            zone_scale: Decimal::from(zones.as_ref().map_or(1, |zones| zones.price_scale)),
             fields,
             zones,
             known,
             reads_whole,
-        }
+        })
+    }
+
+    /// The same mapping, reporting no member as unknown.
+    pub fn reading_whole(mut self) -> Self {
+        self.reads_whole = true;
+        self
     }
 
     /// The members of `record` that no pointer reads (feed drift); none when a pointer
@@ -104,41 +149,42 @@ impl Mapping {
         let base_id = problems.required(record, "base_id", &fields.base_id, id);
         // Only a session without an id of its own takes its event's: a bad one is a
         // problem, not a fallback.
-        let event_id = match fields.event_id.as_ref().map(|p| (p, present(p.resolve(record)))) {
-            Some((pointer, Some(value))) => problems.read("event_id", pointer, value, id),
-            _ => base_id.clone(),
+        let event_id = match fields.event_id.as_ref().and_then(|p| p.find(record)) {
+            Some((pointer, value)) => problems.read("event_id", pointer, value, id),
+            None => base_id.clone(),
         };
         let ids = base_id
             .as_deref()
             .map(|base| format!("base_id {base} / event_id {}", event_id.as_deref().unwrap_or("?")));
         let title = problems.required(record, "title", &fields.title, text);
-        let tz = self.timezone;
-        let start = problems.required(record, "starts_at", &fields.starts_at, |v| {
-            moment(v, tz, Edge::Start)
-        });
+        let clock = self.clock(record, &mut problems);
+        let start = problems.time(record, "starts_at", &fields.starts_at, clock, Edge::Start, true);
         let end = match &fields.ends_at {
-            Some(pointer) => problems.optional(record, "ends_at", pointer, |v| moment(v, tz, Edge::End)),
+            Some(field) => problems.time(record, "ends_at", field, clock, Edge::End, false),
             None => None,
         };
         let sell_mode = match &fields.online {
             None => Some(SellMode::Online),
-            Some(Online::Flag(pointer)) => problems.required(record, "online", pointer, flag).map(|online| {
-                if online {
-                    SellMode::Online
-                } else {
-                    SellMode::Offline
-                }
-            }),
-            Some(Online::Equals { path, equals }) => Some(match path.resolve(record) {
-                Some(found) if same(found, equals) => SellMode::Online,
-                _ => SellMode::Offline,
-            }),
+            Some(condition) => problems
+                .condition(record, "online", condition, true)
+                .map(|online| {
+                    if online {
+                        SellMode::Online
+                    } else {
+                        SellMode::Offline
+                    }
+                }),
         };
         let sold_out = match &fields.sold_out {
-            Some(pointer) => problems.optional(record, "sold_out", pointer, flag),
+            Some(condition) => problems.condition(record, "sold_out", condition, false),
             None => None,
         };
         let zones = self.zones(record, &mut problems);
+        let prices = self.prices(record, &mut problems);
+        let currency = match &fields.currency {
+            Some(pointers) => problems.optional(record, "currency", pointers, currency),
+            None => None,
+        };
         let mapped = match (base_id, event_id, title, start, sell_mode) {
             (Some(base_event_id), Some(event_id), Some(title), Some(start), Some(sell_mode))
                 if problems.0.is_empty() =>
@@ -157,7 +203,10 @@ impl Mapping {
                     end,
                     sell_from: None,
                     sell_to: None,
+                    // Zones win: a stated range only stands in for missing zones.
+                    prices: if zones.is_empty() { prices } else { None },
                     zones,
+                    currency,
                 }
             }
             _ => {
@@ -173,18 +222,58 @@ impl Mapping {
         }
     }
 
+    /// The record's clock: its own zone when the feed names one, else the instance's;
+    /// offsets are served as written only where no zone pointer is configured (the
+    /// meaning configurations had before it).
+    fn clock(&self, record: &Node, problems: &mut Problems) -> Clock {
+        let Some(pointers) = &self.fields.timezone else {
+            return Clock {
+                offsets_as_written: true,
+                ..Clock::in_zone(self.timezone)
+            };
+        };
+        let zone = problems
+            .optional(record, "timezone", pointers, zone)
+            .unwrap_or(self.timezone);
+        Clock::in_zone(zone)
+    }
+
+    /// The record's stated price range (`min_price`, `max_price`).
+    fn prices(&self, record: &Node, problems: &mut Problems) -> Option<PriceRange> {
+        let fields = &self.fields;
+        let mut read = |key: &str, pointers: &Option<Pointers>, lowest: bool| -> Option<Decimal> {
+            let (pointer, values) = pointers.as_ref()?.find_all(record)?;
+            let mut found: Option<Decimal> = None;
+            for value in values {
+                let price = problems.read(key, pointer, value, price)?;
+                found = Some(match found {
+                    None => price,
+                    Some(seen) if lowest => seen.min(price),
+                    Some(seen) => seen.max(price),
+                });
+            }
+            found.map(|price| scaled(price, fields.price_scale))
+        };
+        let min = read("min_price", &fields.min_price, true);
+        let max = read("max_price", &fields.max_price, false);
+        match (min, max) {
+            (Some(min), Some(max)) => Some(PriceRange { min, max }),
+            (Some(one), None) | (None, Some(one)) => Some(PriceRange { min: one, max: one }),
+            (None, None) => None,
+        }
+    }
+
     /// The record's zones; their problems join the record's.
     fn zones(&self, record: &Node, problems: &mut Problems) -> Vec<Zone> {
         let Some(config) = &self.zones else {
             return Vec::new();
         };
-        let items = match present(config.path.resolve(record)) {
+        let (path, items) = match config.path.find(record) {
             None => return Vec::new(),
-            Some(Node::Array(items)) => items,
-            Some(other) => {
+            Some((path, Node::Array(items))) => (path, items),
+            Some((path, other)) => {
                 problems.push(format!(
-                    "zones.path ({}) {} is not an array",
-                    config.path,
+                    "zones.path ({path}) {} is not an array",
                     crate::values::quote(other)
                 ));
                 return Vec::new();
@@ -194,49 +283,75 @@ impl Mapping {
         for (index, item) in items.iter().enumerate() {
             let mut zone = ZoneProblems {
                 problems: &mut *problems,
-                path: &config.path,
+                path,
                 index,
                 item,
             };
-            let price = match zone.read("price", &config.price, price) {
-                Some(Some(price)) => Some(price),
-                Some(None) => {
-                    zone.missing("price", &config.price);
-                    None
-                }
-                None => None,
+            let mut one_price = |key: &str, pointers: &Option<Pointers>| match pointers {
+                Some(pointers) => zone.read(key, pointers, price),
+                None => Some(None),
             };
+            let (plain, low, high) = (
+                one_price("price", &config.price),
+                one_price("min_price", &config.min_price),
+                one_price("max_price", &config.max_price),
+            );
+            let (Some(plain), Some(low), Some(high)) = (plain, low, high) else {
+                continue;
+            };
+            let Some(lowest) = low.or(plain).or(high) else {
+                let key = if config.price.is_some() {
+                    "price"
+                } else {
+                    "min_price"
+                };
+                let pointers = config
+                    .price
+                    .as_ref()
+                    .or(config.min_price.as_ref())
+                    .or(config.max_price.as_ref());
+                if let Some(pointers) = pointers {
+                    zone.missing(key, pointers);
+                }
+                continue;
+            };
+            let highest = high.filter(|high| *high > lowest);
             let optional = |found: Option<Option<_>>, default| found.map(|value| value.unwrap_or(default));
             let capacity = match &config.capacity {
-                Some(pointer) => optional(zone.read("capacity", pointer, capacity), UNKNOWN_CAPACITY),
+                Some(pointers) => optional(zone.read("capacity", pointers, capacity), UNKNOWN_CAPACITY),
                 None => Some(UNKNOWN_CAPACITY),
             };
             let name = match &config.name {
-                Some(pointer) => zone.read("name", pointer, text).map(Option::unwrap_or_default),
+                Some(pointers) => zone.read("name", pointers, text).map(Option::unwrap_or_default),
                 None => Some(String::new()),
             };
             let position = || (index + 1).to_string();
             let zone_id = match &config.id {
-                Some(pointer) => zone.read("id", pointer, id).map(|id| id.unwrap_or_else(position)),
+                Some(pointers) => zone
+                    .read("id", pointers, id)
+                    .map(|id| id.unwrap_or_else(position)),
                 None => Some(position()),
             };
-            if let (Some(price), Some(capacity), Some(name), Some(zone_id)) = (price, capacity, name, zone_id)
-            {
-                let price = if self.scale == Decimal::ONE {
-                    price
-                } else {
-                    price / self.scale
-                };
+            if let (Some(capacity), Some(name), Some(zone_id)) = (capacity, name, zone_id) {
                 zones.push(Zone {
                     zone_id,
                     name,
                     capacity,
-                    price,
+                    price: scaled(lowest, self.zone_scale),
+                    max_price: highest.map(|high| scaled(high, self.zone_scale)),
                     numbered: false,
                 });
             }
         }
         zones
+    }
+}
+
+fn scaled(price: Decimal, scale: Decimal) -> Decimal {
+    if scale == Decimal::ONE {
+        price
+    } else {
+        price / scale
     }
 }
 
@@ -249,20 +364,21 @@ impl Problems {
         self.0.push(problem);
     }
 
-    /// The value of a required key: missing (absent or `null`) is a problem.
+    /// The value of a required key: missing (absent or `null` at every pointer) is a
+    /// problem.
     fn required<T>(
         &mut self,
         record: &Node,
         key: &str,
-        pointer: &Pointer,
+        pointers: &Pointers,
         read: impl FnOnce(&Node) -> Result<T, String>,
     ) -> Option<T> {
-        match present(pointer.resolve(record)) {
+        match pointers.find(record) {
             None => {
-                self.push(format!("{key} ({pointer}) is missing"));
+                self.push(format!("{key} ({pointers}) is missing"));
                 None
             }
-            Some(value) => self.read(key, pointer, value, read),
+            Some((pointer, value)) => self.read(key, pointer, value, read),
         }
     }
 
@@ -271,10 +387,10 @@ impl Problems {
         &mut self,
         record: &Node,
         key: &str,
-        pointer: &Pointer,
+        pointers: &Pointers,
         read: impl FnOnce(&Node) -> Result<T, String>,
     ) -> Option<T> {
-        let value = present(pointer.resolve(record))?;
+        let (pointer, value) = pointers.find(record)?;
         self.read(key, pointer, value, read)
     }
 
@@ -288,6 +404,54 @@ impl Problems {
         read(value)
             .map_err(|problem| self.push(format!("{key} ({pointer}) {problem}")))
             .ok()
+    }
+
+    /// A time: its date (or date-time) and, when configured apart, its time of day.
+    fn time(
+        &mut self,
+        record: &Node,
+        key: &str,
+        field: &TimeField,
+        clock: Clock,
+        edge: Edge,
+        required: bool,
+    ) -> Option<LocalMoment> {
+        let Some((pointer, value)) = field.path.find(record) else {
+            if required {
+                self.push(format!("{key} ({}) is missing", field.path));
+            }
+            return None;
+        };
+        let time_of_day = field
+            .time
+            .as_ref()
+            .and_then(|time| time.find(record))
+            .map(|(_, value)| value);
+        self.read(key, pointer, value, |value| {
+            moment(value, time_of_day, field, clock, edge)
+        })
+    }
+
+    /// Whether a condition holds; a flag without a value is a problem when `required`,
+    /// `false` otherwise.
+    fn condition(&mut self, record: &Node, key: &str, condition: &Condition, required: bool) -> Option<bool> {
+        match condition.holds(record) {
+            Ok(Some(holds)) => Some(holds),
+            Ok(None) if required => {
+                let pointers = condition
+                    .pointers()
+                    .into_iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>();
+                self.push(format!("{key} ({}) is missing", pointers.join(", ")));
+                None
+            }
+            Ok(None) => Some(false),
+            Err(problem) => {
+                self.push(format!("{key} {problem}"));
+                None
+            }
+        }
     }
 }
 
@@ -305,10 +469,10 @@ impl ZoneProblems<'_> {
     fn read<T>(
         &mut self,
         key: &str,
-        pointer: &Pointer,
+        pointers: &Pointers,
         read: impl FnOnce(&Node) -> Result<T, String>,
     ) -> Option<Option<T>> {
-        let Some(value) = present(pointer.resolve(self.item)) else {
+        let Some((pointer, value)) = pointers.find(self.item) else {
             return Some(None);
         };
         match read(value) {
@@ -321,9 +485,10 @@ impl ZoneProblems<'_> {
         }
     }
 
-    fn missing(&mut self, key: &str, pointer: &Pointer) {
-        let at = self.at(pointer);
-        self.problems.push(format!("zones.{key} ({at}) is missing"));
+    fn missing(&mut self, key: &str, pointers: &Pointers) {
+        let at: Vec<String> = pointers.iter().map(|pointer| self.at(pointer)).collect();
+        self.problems
+            .push(format!("zones.{key} ({}) is missing", at.join(", ")));
     }
 
     fn at(&self, pointer: &Pointer) -> String {

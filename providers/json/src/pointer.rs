@@ -1,5 +1,7 @@
 //! RFC 6901 JSON Pointers, checked when the configuration is read and split into
-//! tokens once, so that resolving one in each record allocates nothing.
+//! tokens once, so that resolving one in each record allocates nothing; with one
+//! addition, `*`, which stands for each element of an array (`/offers/*/price`), and
+//! fallbacks ([`Pointers`]: the first pointer that finds a value wins).
 
 use std::fmt;
 
@@ -17,14 +19,23 @@ pub struct Pointer {
 }
 
 /// One reference token: a member name, and the array index it also denotes when it is
-/// one (`0`, or digits without a leading zero).
+/// one (`0`, or digits without a leading zero); `each` for `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Token {
     pub(crate) name: String,
     pub(crate) index: Option<usize>,
+    pub(crate) each: bool,
 }
 
 impl Pointer {
+    /// `""`: the whole value.
+    pub fn whole() -> Self {
+        Self {
+            text: String::new(),
+            tokens: Vec::new(),
+        }
+    }
+
     /// Checks `text`: empty, or starting with `/`, with `~` only in `~0` and `~1`.
     pub fn parse(text: &str) -> Result<Self, String> {
         if text.is_empty() {
@@ -46,6 +57,7 @@ impl Pointer {
                 })?;
                 Ok(Token {
                     index: array_index(&name),
+                    each: raw == "*",
                     name,
                 })
             })
@@ -70,14 +82,54 @@ impl Pointer {
         self.tokens.first().map(|token| token.name.as_str())
     }
 
+    /// Whether a token is `*`.
+    pub fn has_each(&self) -> bool {
+        self.tokens.iter().any(|token| token.each)
+    }
+
     /// The value `self` points to inside `value`, as `serde_json::Value::pointer`
-    /// finds it.
+    /// finds it; through a `*`, the first element that leads to a value.
     pub fn resolve<'v>(&self, value: &'v Node) -> Option<&'v Node> {
-        self.tokens.iter().try_fold(value, |value, token| match value {
-            Node::Object(_) => value.member(&token.name),
-            Node::Array(items) => items.get(token.index?),
-            _ => None,
-        })
+        let mut found: Option<&Node> = None;
+        self.walk(value, &self.tokens, &mut |node| {
+            if found.is_none_or(Node::is_null) {
+                found = Some(node);
+            }
+            node.is_null()
+        });
+        found
+    }
+
+    /// Every value `self` points to inside `value`: one, or through a `*` one per
+    /// element (a value that is not an array counts as one element), `null`s left out.
+    pub fn resolve_all<'v>(&self, value: &'v Node) -> Vec<&'v Node> {
+        let mut found = Vec::new();
+        self.walk(value, &self.tokens, &mut |node| {
+            if !node.is_null() {
+                found.push(node);
+            }
+            true
+        });
+        found
+    }
+
+    /// Calls `visit` with each value reached until it answers `false`; whether to go on.
+    fn walk<'v>(&self, value: &'v Node, tokens: &[Token], visit: &mut dyn FnMut(&'v Node) -> bool) -> bool {
+        let Some((token, rest)) = tokens.split_first() else {
+            return visit(value);
+        };
+        match value {
+            Node::Array(items) if token.each => items.iter().all(|item| self.walk(item, rest, visit)),
+            _ if token.each => self.walk(value, rest, visit),
+            Node::Object(_) => value
+                .member(&token.name)
+                .is_none_or(|member| self.walk(member, rest, visit)),
+            Node::Array(items) => token
+                .index
+                .and_then(|index| items.get(index))
+                .is_none_or(|item| self.walk(item, rest, visit)),
+            _ => true,
+        }
     }
 }
 
@@ -109,6 +161,103 @@ fn array_index(token: &str) -> Option<usize> {
         return None;
     }
     token.parse().ok()
+}
+
+/// One pointer or several, tried in order: the first that finds a value (not absent,
+/// not `null`) wins. Configured as a string or an array of strings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pointers(Vec<Pointer>);
+
+impl Pointers {
+    /// One pointer.
+    pub fn one(pointer: Pointer) -> Self {
+        Self(vec![pointer])
+    }
+
+    /// The pointers, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Pointer> {
+        self.0.iter()
+    }
+
+    /// The first value found, with the pointer that found it.
+    pub fn find<'v>(&self, record: &'v Node) -> Option<(&Pointer, &'v Node)> {
+        self.0.iter().find_map(|pointer| {
+            pointer
+                .resolve(record)
+                .filter(|value| !value.is_null())
+                .map(|value| (pointer, value))
+        })
+    }
+
+    /// Every value of the first pointer that finds any (see [`Pointer::resolve_all`]).
+    pub fn find_all<'v>(&self, record: &'v Node) -> Option<(&Pointer, Vec<&'v Node>)> {
+        self.0.iter().find_map(|pointer| {
+            let values = pointer.resolve_all(record);
+            (!values.is_empty()).then_some((pointer, values))
+        })
+    }
+}
+
+impl fmt::Display for Pointers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (position, pointer) in self.0.iter().enumerate() {
+            if position > 0 {
+                f.write_str(", ")?;
+            }
+            fmt::Display::fmt(pointer, f)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Pointers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.iter()).finish()
+    }
+}
+
+impl<'de> Deserialize<'de> for Pointers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Spelled {
+            One(String),
+            Several(Vec<String>),
+        }
+        let texts = match Spelled::deserialize(deserializer) {
+            Ok(Spelled::One(text)) => vec![text],
+            Ok(Spelled::Several(texts)) if !texts.is_empty() => texts,
+            Ok(Spelled::Several(_)) => {
+                return Err(serde::de::Error::custom("expected at least one pointer"));
+            }
+            Err(_) => {
+                return Err(serde::de::Error::custom(
+                    "expected a JSON Pointer (\"/name\") or an array of them ([\"/name\", \"/title\"]: the first found wins)",
+                ));
+            }
+        };
+        texts
+            .iter()
+            .map(|text| Pointer::parse(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Pointers)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Pointers {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "JsonPointers".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "oneOf": [
+                { "type": "string", "description": "a JSON Pointer" },
+                { "type": "array", "items": { "type": "string" }, "description": "pointers tried in order" }
+            ]
+        })
+    }
 }
 
 impl fmt::Display for Pointer {
@@ -191,6 +340,50 @@ mod tests {
                 .map(|found| serde_json::to_value(found).ok());
             assert_eq!(found, expected, "{text}");
         }
+    }
+
+    #[test]
+    fn a_star_reaches_each_element_and_a_single_value_counts_as_one() {
+        let node: Node = serde_json::from_value(json!({
+            "offers": [{"price": 10}, {"price": null}, {"other": 1}, {"price": "12.5"}],
+            "single": {"price": 7},
+        }))
+        .unwrap_or(Node::Null);
+        let texts = |found: Vec<&Node>| -> Vec<String> {
+            found
+                .into_iter()
+                .map(|n| serde_json::to_string(n).unwrap_or_default())
+                .collect()
+        };
+        assert_eq!(
+            texts(pointer("/offers/*/price").resolve_all(&node)),
+            ["10", "\"12.5\""]
+        );
+        assert_eq!(texts(pointer("/single/*/price").resolve_all(&node)), ["7"]);
+        assert_eq!(
+            pointer("/offers/*/price")
+                .resolve(&node)
+                .map(|n| serde_json::to_string(n).unwrap_or_default()),
+            Some("10".into())
+        );
+        assert!(pointer("/offers/*/nothing").resolve_all(&node).is_empty());
+        assert!(pointer("/offers/*").has_each() && !pointer("/offers/0").has_each());
+    }
+
+    #[test]
+    fn fallbacks_take_the_first_pointer_that_finds_a_value() {
+        let node: Node =
+            serde_json::from_value(json!({"name": null, "title": "T", "alt": "A"})).unwrap_or(Node::Null);
+        let pointers: Pointers =
+            serde_json::from_value(json!(["/name", "/title", "/alt"])).unwrap_or_else(|e| panic!("{e}"));
+        let found = pointers
+            .find(&node)
+            .map(|(p, v)| (p.as_str().to_owned(), v.clone()));
+        assert_eq!(found, Some(("/title".into(), Node::String("T".into()))));
+        assert_eq!(pointers.to_string(), "/name, /title, /alt");
+        assert!(serde_json::from_value::<Pointers>(json!([])).is_err());
+        assert!(serde_json::from_value::<Pointers>(json!(["name"])).is_err());
+        assert!(serde_json::from_value::<Pointers>(json!("/one")).is_ok());
     }
 
     #[test]

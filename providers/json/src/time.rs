@@ -1,103 +1,131 @@
-//! A record's times: which forms are read and what each one means.
+//! A record's times: the value a [`TimeField`] finds, read into core's [`Written`]
+//! forms, then given its meaning by the record's [`Clock`] (core's
+//! [`LocalMoment::from_written`] owns what each form means).
 //!
-//! - RFC 3339 with an offset (`2026-12-01T20:00:00+01:00`, `…Z`): the instant it
-//!   names; the date and time served are the wall clock as written.
-//! - A local date-time without an offset (`2026-12-01T20:00:00`, fractions and a space
-//!   for the `T` allowed, seconds optional): a wall clock in the instance's
-//!   `timezone` ([`LocalMoment::from_local`]: a time in a DST gap moves forward, one in
-//!   a fold is the earlier instant).
-//! - A date alone (`2026-12-01`): all day, no time. As a start, its instant is the
-//!   midnight that begins it; as an end, the date is the last day and its instant the
-//!   midnight that ends it, so that an item of one day spans that day.
-//! - An integer: epoch seconds, served on the instance timezone's wall clock.
+//! - a string: ISO 8601 (`2026-12-01T20:00:00+01:00`, `…-0800`, `…Z`, a wall clock,
+//!   a date alone); with `time`, a date and a time of day apart; with `epoch`, a
+//!   string of digits is an epoch time too;
+//! - an integer: epoch seconds (or milliseconds, with `epoch = "milliseconds"`).
 
 use boxoffice_core::LocalMoment;
-use boxoffice_core::model::time::local_to_instant;
-use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use boxoffice_core::model::time::{Clock, Edge, EpochUnit, Written};
 
+use crate::config::TimeField;
 use crate::node::Node;
 use crate::values::quote;
 
-/// Local date-times read, in order.
-const LOCAL_FORMATS: &[&str] = &[
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d %H:%M",
-];
-
-/// Whether a moment starts or ends an item (a date alone ends at the next midnight).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Edge {
-    Start,
-    End,
-}
-
-/// The moment `value` stands for, read in `tz` when it has no offset of its own.
-pub(crate) fn moment(value: &Node, tz: Tz, edge: Edge) -> Result<LocalMoment, String> {
-    match value {
-        Node::String(text) => text_moment(text.trim(), tz, edge).ok_or_else(|| {
-            format!(
-                "{} is not a date-time: expected RFC 3339 (2026-12-01T20:00:00+01:00), a local \
-                 date-time (2026-12-01T20:00:00), a date (2026-12-01) or epoch seconds",
-                quote(value)
-            )
-        }),
-        Node::Number(number) => {
-            let at = number
-                .as_i64()
-                .and_then(|seconds| Utc.timestamp_opt(seconds, 0).single())
-                .ok_or_else(|| format!("{} is not a whole number of epoch seconds", quote(value)))?;
-            let local = at.with_timezone(&tz).naive_local();
-            Ok(LocalMoment {
-                date: local.date(),
-                time: Some(local.time()),
-                at,
-            })
+/// What a record says of one time: the moment, or why it cannot be read (the end of a
+/// sentence that starts with the key and the pointer).
+pub(crate) fn moment(
+    value: &Node,
+    time_of_day: Option<&Node>,
+    field: &TimeField,
+    clock: Clock,
+    edge: Edge,
+) -> Result<LocalMoment, String> {
+    let clock = Clock {
+        written: field.zone.or(clock.written),
+        ..clock
+    };
+    let written = match value {
+        Node::String(text) => {
+            if let (Some(unit), Some(at), None) = (field.epoch, epoch_text(text), time_of_day) {
+                return LocalMoment::from_epoch(at, unit, clock.zone)
+                    .ok_or_else(|| format!("{} is out of range as epoch {}", quote(value), unit_name(unit)));
+            }
+            written_text(value, text, time_of_day)?
         }
-        _ => Err(format!(
-            "{} is not a date-time (a string or epoch seconds)",
+        Node::Number(number) => {
+            let unit = field.epoch.unwrap_or_default();
+            let at = number.as_i64().ok_or_else(|| {
+                format!(
+                    "{} is not a whole number of epoch {}",
+                    quote(value),
+                    unit_name(unit)
+                )
+            })?;
+            return LocalMoment::from_epoch(at, unit, clock.zone)
+                .ok_or_else(|| format!("{} is out of range as epoch {}", quote(value), unit_name(unit)));
+        }
+        _ => {
+            return Err(format!(
+                "{} is not a date-time (a string or an epoch number)",
+                quote(value)
+            ));
+        }
+    };
+    LocalMoment::from_written(written, clock, edge).ok_or_else(|| format!("{} is out of range", quote(value)))
+}
+
+fn written_text(value: &Node, text: &str, time_of_day: Option<&Node>) -> Result<Written, String> {
+    if let Some(time) = time_of_day {
+        let Node::String(time_text) = time else {
+            return Err(format!(
+                "has the time of day {}, which is not a string (\"19:30:00\")",
+                quote(time)
+            ));
+        };
+        return Written::from_parts(text, Some(time_text)).ok_or_else(|| {
+            format!(
+                "{} with the time {} is not a date (2026-12-01) and a time of day (19:30:00)",
+                quote(value),
+                quote(time)
+            )
+        });
+    }
+    Written::parse(text).ok_or_else(|| {
+        format!(
+            "{} is not a date-time: expected ISO 8601 with an offset (2026-12-01T20:00:00+01:00, \
+             …-0100, …Z), a wall clock (2026-12-01T20:00:00), a date (2026-12-01) or an epoch number",
             quote(value)
-        )),
+        )
+    })
+}
+
+fn unit_name(unit: EpochUnit) -> &'static str {
+    match unit {
+        EpochUnit::Seconds => "seconds",
+        EpochUnit::Milliseconds => "milliseconds",
     }
 }
 
-fn text_moment(text: &str, tz: Tz, edge: Edge) -> Option<LocalMoment> {
-    if text.len() == 10 {
-        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-        let midnight = match edge {
-            Edge::Start => date,
-            Edge::End => date.checked_add_days(Days::new(1))?,
-        };
-        return Some(LocalMoment {
-            date,
-            time: None,
-            at: local_to_instant(midnight.and_hms_opt(0, 0, 0)?, tz),
-        });
-    }
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        let wall = at.naive_local();
-        return Some(LocalMoment {
-            date: wall.date(),
-            time: Some(wall.time()),
-            at: at.with_timezone(&Utc),
-        });
-    }
-    LOCAL_FORMATS
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|local| LocalMoment::from_local(local, tz))
+/// Whether a string is an epoch number, read as one when the field says `epoch`.
+fn epoch_text(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pointer::{Pointer, Pointers};
+    use chrono_tz::{America, Europe, Tz};
     use serde_json::{Value, json};
 
-    fn read(value: Value, edge: Edge) -> Result<(String, Option<String>, String), String> {
-        let node: Node = serde_json::from_value(value).unwrap_or(Node::Null);
-        moment(&node, chrono_tz::Europe::Madrid, edge).map(|m| {
+    fn field() -> TimeField {
+        TimeField {
+            path: Pointers::one(Pointer::parse("/t").unwrap_or_else(|e| panic!("{e}"))),
+            time: None,
+            zone: None,
+            epoch: None,
+        }
+    }
+
+    fn node(value: Value) -> Node {
+        serde_json::from_value(value).unwrap_or(Node::Null)
+    }
+
+    fn read(
+        value: Value,
+        time: Option<Value>,
+        field: &TimeField,
+        clock: Clock,
+    ) -> Result<(String, Option<String>, String), String> {
+        let time = time.map(node);
+        moment(&node(value), time.as_ref(), field, clock, Edge::Start).map(|m| {
             (
                 m.date.to_string(),
                 m.time.map(|t| t.to_string()),
@@ -110,55 +138,106 @@ mod tests {
         Ok((date.into(), time.map(str::to_owned), at.into()))
     }
 
+    /// The clock of the configurations before `timezone`: offsets as written.
+    fn legacy(zone: Tz) -> Clock {
+        Clock {
+            offsets_as_written: true,
+            ..Clock::in_zone(zone)
+        }
+    }
+
     #[test]
-    fn an_offset_gives_the_instant_and_the_wall_clock_as_written() {
+    fn an_offset_gives_the_instant_and_the_wall_clock_as_written_without_an_events_zone() {
         assert_eq!(
-            read(json!("2026-12-01T20:00:00-05:00"), Edge::Start),
+            read(
+                json!("2026-12-01T20:00:00-05:00"),
+                None,
+                &field(),
+                legacy(Europe::Madrid)
+            ),
             ok("2026-12-01", Some("20:00:00"), "2026-12-02T01:00:00+00:00")
         );
         assert_eq!(
-            read(json!("2026-07-01T18:30:00Z"), Edge::Start),
-            ok("2026-07-01", Some("18:30:00"), "2026-07-01T18:30:00+00:00")
+            read(
+                json!("2026-12-01T20:00:00-0500"),
+                None,
+                &field(),
+                legacy(Europe::Madrid)
+            ),
+            ok("2026-12-01", Some("20:00:00"), "2026-12-02T01:00:00+00:00")
         );
     }
 
     #[test]
-    fn a_time_without_an_offset_is_read_in_the_timezone() {
-        // Madrid is UTC+1 in December, UTC+2 in July.
+    fn with_the_events_zone_an_instant_is_served_on_its_wall_clock() {
         assert_eq!(
-            read(json!("2026-12-01T20:00:00"), Edge::Start),
-            ok("2026-12-01", Some("20:00:00"), "2026-12-01T19:00:00+00:00")
+            read(
+                json!("2026-12-02T04:00:00Z"),
+                None,
+                &field(),
+                Clock::in_zone(America::Los_Angeles)
+            ),
+            ok("2026-12-01", Some("20:00:00"), "2026-12-02T04:00:00+00:00")
         );
+        let utc_wall = TimeField {
+            zone: Some(Tz::UTC),
+            ..field()
+        };
         assert_eq!(
-            read(json!("2026-07-01 20:00"), Edge::Start),
-            ok("2026-07-01", Some("20:00:00"), "2026-07-01T18:00:00+00:00")
-        );
-        // In the spring-forward gap the time moves forward by the gap.
-        assert_eq!(
-            read(json!("2026-03-29T02:30:00"), Edge::Start).map(|m| m.2),
-            Ok("2026-03-29T01:30:00+00:00".into())
-        );
-    }
-
-    #[test]
-    fn a_date_alone_is_all_day_and_ends_at_the_next_midnight() {
-        assert_eq!(
-            read(json!("2026-12-01"), Edge::Start),
-            ok("2026-12-01", None, "2026-11-30T23:00:00+00:00")
-        );
-        assert_eq!(
-            read(json!("2026-12-01"), Edge::End),
-            ok("2026-12-01", None, "2026-12-01T23:00:00+00:00")
+            read(
+                json!("2026-12-02T04:00:00"),
+                None,
+                &utc_wall,
+                Clock::in_zone(America::Los_Angeles)
+            ),
+            ok("2026-12-01", Some("20:00:00"), "2026-12-02T04:00:00+00:00")
         );
     }
 
     #[test]
-    fn epoch_seconds_are_served_on_the_timezone_wall_clock() {
+    fn a_date_and_a_time_apart_make_one_wall_clock_and_a_date_alone_is_all_day() {
+        let new_york = Clock::in_zone(America::New_York);
         assert_eq!(
-            read(json!(1_796_155_200), Edge::Start),
+            read(json!("2026-04-18"), Some(json!("19:30:00")), &field(), new_york),
+            ok("2026-04-18", Some("19:30:00"), "2026-04-18T23:30:00+00:00")
+        );
+        assert_eq!(
+            read(json!("2026-04-18"), None, &field(), new_york),
+            ok("2026-04-18", None, "2026-04-18T04:00:00+00:00")
+        );
+        let error = read(json!("2026-02-30"), Some(json!("18:00:00")), &field(), new_york).err();
+        assert!(error.is_some_and(|e| e.contains("\"2026-02-30\"")));
+        let error = read(json!("2026-04-18"), Some(json!(1930)), &field(), new_york).err();
+        assert!(error.is_some_and(|e| e.contains("not a string")));
+    }
+
+    #[test]
+    fn epoch_numbers_count_seconds_or_milliseconds() {
+        assert_eq!(
+            read(json!(1_796_155_200), None, &field(), legacy(Europe::Madrid)),
             ok("2026-12-01", Some("21:00:00"), "2026-12-01T20:00:00+00:00")
         );
-        assert!(read(json!(1.5), Edge::Start).is_err_and(|e| e.contains("epoch seconds")));
+        let millis = TimeField {
+            epoch: Some(EpochUnit::Milliseconds),
+            ..field()
+        };
+        assert_eq!(
+            read(
+                json!(1_796_155_200_000_i64),
+                None,
+                &millis,
+                Clock::in_zone(Tz::UTC)
+            ),
+            ok("2026-12-01", Some("20:00:00"), "2026-12-01T20:00:00+00:00")
+        );
+        assert_eq!(
+            read(json!("1796155200000"), None, &millis, Clock::in_zone(Tz::UTC)),
+            ok("2026-12-01", Some("20:00:00"), "2026-12-01T20:00:00+00:00")
+        );
+        assert!(
+            read(json!(1.5), None, &field(), Clock::in_zone(Tz::UTC))
+                .is_err_and(|e| e.contains("epoch seconds"))
+        );
     }
 
     #[test]
@@ -169,7 +248,9 @@ mod tests {
             json!("tomorrow"),
             json!(true),
         ] {
-            let error = read(value.clone(), Edge::Start).err().unwrap_or_default();
+            let error = read(value.clone(), None, &field(), Clock::in_zone(Tz::UTC))
+                .err()
+                .unwrap_or_default();
             assert!(error.starts_with(&quote(&value)), "{error}");
         }
     }

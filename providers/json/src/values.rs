@@ -14,11 +14,6 @@ use crate::node::Node;
 /// How much of a bad value a reason quotes, in characters.
 pub(crate) const MAX_QUOTED_CHARS: usize = 80;
 
-/// The value, unless the record has none there (absent or `null`).
-pub(crate) fn present(value: Option<&Node>) -> Option<&Node> {
-    value.filter(|value| !value.is_null())
-}
-
 /// An id: a string that is not blank, or an integer (its decimal text).
 pub(crate) fn id(value: &Node) -> Result<String, String> {
     match value {
@@ -41,11 +36,37 @@ pub(crate) fn text(value: &Node) -> Result<String, String> {
     }
 }
 
-/// `true` or `false`.
-pub(crate) fn flag(value: &Node) -> Result<bool, String> {
+/// A currency: an ISO 4217 code, in any case (`usd` is `USD`).
+pub(crate) fn currency(value: &Node) -> Result<String, String> {
     match value {
-        Node::Bool(flag) => Ok(*flag),
-        _ => Err(format!("{} is not true or false", quote(value))),
+        Node::String(text) => {
+            let code = text.trim().to_ascii_uppercase();
+            if boxoffice_core::model::is_currency_code(&code) {
+                Ok(code)
+            } else {
+                Err(format!(
+                    "{} is not an ISO 4217 currency code (e.g. \"EUR\")",
+                    quote(value)
+                ))
+            }
+        }
+        _ => Err(format!(
+            "{} is not a currency code (a string such as \"EUR\")",
+            quote(value)
+        )),
+    }
+}
+
+/// A time zone: an IANA name (`America/New_York`).
+pub(crate) fn zone(value: &Node) -> Result<chrono_tz::Tz, String> {
+    match value {
+        Node::String(text) => text.trim().parse().map_err(|_| {
+            format!(
+                "{} is not an IANA time zone (e.g. \"America/New_York\")",
+                quote(value)
+            )
+        }),
+        _ => Err(format!("{} is not a time zone name (a string)", quote(value))),
     }
 }
 

@@ -121,9 +121,13 @@ fn unknown_and_mistyped_keys_are_named() {
         keys(&ACME.replace("online = \"/online\"", "online = { path = \"/s\", equals = [1] }")),
         ["providers.acme.fields.online"]
     );
-    assert_eq!(
-        keys(&ACME.replace("online = \"/online\"", "online = { path = \"/s\" }")),
-        ["providers.acme.fields.online.equals"]
+    let no_list = problems(&ACME.replace("online = \"/online\"", "online = { path = \"/s\" }"));
+    assert_eq!(no_list.len(), 1, "{no_list:?}");
+    assert_eq!(no_list[0].key, "providers.acme.fields.online");
+    assert!(
+        no_list[0].message.contains("`equals`, `in` and `not_in`"),
+        "{}",
+        no_list[0].message
     );
     assert_eq!(
         keys(&ACME.replace("url = \"https", "url = \"ftp")),
@@ -155,28 +159,69 @@ fn max_pages_stays_a_common_key() {
     let kind = registry::find("json")
         .map(|registration| (registration.keys)())
         .unwrap_or_default();
-    let names: Vec<_> = kind.iter().map(|key| key.name.as_str()).collect();
+    let names: Vec<_> = kind
+        .iter()
+        .map(|key| key.name.as_str())
+        .filter(|name| !name.contains('.'))
+        .collect();
     assert_eq!(
         names,
         [
             "url",
             "headers",
+            "query",
+            "auth",
+            "method",
+            "body",
+            "format",
             "records",
+            "errors",
             "next_page",
             "page_param",
             "last_page",
+            "pagination",
             "fields",
             "zones"
         ]
     );
     assert!(!names.contains(&"max_pages") && !names.contains(&"timezone"));
     assert!(kind.iter().all(|key| !key.doc.is_empty()), "{kind:?}");
+    // The keys of its tables are described too, a tag with the values it takes.
+    let auth_type = kind
+        .iter()
+        .find(|key| key.name == "auth.type")
+        .map(|key| key.doc.as_str());
+    assert_eq!(auth_type, Some("Which: `bearer`, `basic`, `oauth2`."));
+    for nested in [
+        "fields.timezone",
+        "zones.min_price",
+        "pagination.cursor",
+        "auth.token_url",
+    ] {
+        assert!(
+            kind.iter().any(|key| key.name == nested),
+            "{nested} is not described"
+        );
+    }
     let required: Vec<_> = kind
         .iter()
-        .filter(|key| key.required)
+        .filter(|key| key.required && !key.name.contains('.'))
         .map(|key| key.name.as_str())
         .collect();
-    assert_eq!(required, ["url", "records", "fields"]);
+    // `records` and `fields` are required with format = "json" only: their docs say so.
+    assert_eq!(required, ["url"]);
+    for key in ["records", "fields"] {
+        let doc = kind
+            .iter()
+            .find(|k| k.name == key)
+            .map(|k| k.doc.replace('\n', " "))
+            .unwrap_or_default();
+        assert!(
+            doc.contains("required with `format = \"json\"`")
+                || doc.contains("Required with `format = \"json\"`"),
+            "{key}: {doc}"
+        );
+    }
 }
 
 #[test]

@@ -168,8 +168,8 @@ async fn every_bad_record_is_rejected_naming_pointer_and_value_and_its_neighbour
     assert!(result.is_ok(), "{result:?}");
     let kept: Vec<_> = sink.records.iter().map(|r| r.title.as_str()).collect();
     assert_eq!(kept, ["Good before", "Good after"]);
-    let date = "is not a date-time: expected RFC 3339 (2026-12-01T20:00:00+01:00), a local date-time \
-                (2026-12-01T20:00:00), a date (2026-12-01) or epoch seconds";
+    let date = "is not a date-time: expected ISO 8601 with an offset (2026-12-01T20:00:00+01:00, \
+        …-0100, …Z), a wall clock (2026-12-01T20:00:00), a date (2026-12-01) or an epoch number";
     let expected: Vec<(&str, String)> = vec![
         ("record 2", "base_id (/show_id) is missing".into()),
         (
@@ -262,10 +262,16 @@ async fn every_bad_record_is_rejected_naming_pointer_and_value_and_its_neighbour
             "base_id (/show_id) \"a\\u001fb\" contains a control character".into(),
         ),
     ];
-    let found: Vec<(&str, String)> = sink
+    // The feed has pages: each rejection names the page it is on.
+    let page = "page 1 (https://api.example.com/v1/shows?…), ";
+    let expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|(record, reason)| (format!("{page}{record}"), reason))
+        .collect();
+    let found: Vec<(String, String)> = sink
         .rejections
         .iter()
-        .map(|rejection| (rejection.record.as_str(), rejection.reason.clone()))
+        .map(|rejection| (rejection.record.clone(), rejection.reason.clone()))
         .collect();
     assert_eq!(found, expected);
     // Each keeps its record's JSON as sent.
@@ -298,7 +304,7 @@ async fn a_page_that_is_not_json_or_lacks_its_records_fails_as_a_whole() {
         (&b"<html>502 Bad Gateway</html>"[..], "not JSON"),
         (b"{\"shows\": [{\"show_id\": 1,", "truncated"),
         (b"{\"data\": []}", "no records array"),
-        (b"{\"shows\": {}}", "not an array"),
+        (b"{\"shows\": {\"a\": 1}}", "not an array"),
     ] {
         let (result, _) = parse(acme().as_ref(), document, None).await;
         let error = result.err().map(|e| e.to_string()).unwrap_or_default();
@@ -321,11 +327,11 @@ async fn chunks_of_any_size_give_what_one_chunk_gives() {
     };
     write_feed(&mut feed, &shape).unwrap_or_default();
     let mut whole = boxoffice_core::CollectingSink::default();
-    let summary = reader.read(&feed[..], &mut whole).await;
+    let summary = reader.read(&feed[..], None, &mut whole).await;
     assert_eq!(summary.map(|s| s.records).ok(), Some(6));
     for chunk in [5, 17, 64, 333] {
         let mut sink = boxoffice_core::CollectingSink::default();
-        let summary = reader.read_in_chunks(&feed[..], chunk, &mut sink).await;
+        let summary = reader.read_in_chunks(&feed[..], chunk, None, &mut sink).await;
         assert_eq!(summary.map(|s| s.records).ok(), Some(6), "chunks of {chunk}");
         assert_eq!(sink.records, whole.records, "chunks of {chunk}");
     }
@@ -386,7 +392,7 @@ async fn a_50_mb_generated_feed_is_mapped_with_memory_bounded_by_a_chunk() {
     assert!(feed.len() > 50_000_000, "{} bytes", feed.len());
     let mut sink = CountingSink::default();
     let summary = generated_reader()
-        .read(&feed[..], &mut sink)
+        .read(&feed[..], None, &mut sink)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!((sink.records, sink.rejected), (7_800, 0));

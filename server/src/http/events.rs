@@ -37,6 +37,9 @@ pub struct EventDetails {
     sell_to: Option<String>,
     min_price: Option<f64>,
     max_price: Option<f64>,
+    /// The prices' currency (ISO 4217), when the provider says.
+    #[schema(example = "EUR")]
+    currency: Option<String>,
     zones: Vec<ZoneDetails>,
     first_seen: DateTime<Utc>,
     last_seen: DateTime<Utc>,
@@ -49,7 +52,11 @@ pub struct ZoneDetails {
     zone_id: String,
     name: String,
     capacity: u32,
+    /// The price; the lowest, when the zone is a range of prices.
     price: f64,
+    /// The highest price, when the zone is a range of prices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_price: Option<f64>,
     numbered: bool,
 }
 
@@ -60,6 +67,7 @@ impl From<&Zone> for ZoneDetails {
             name: zone.name.clone(),
             capacity: zone.capacity,
             price: zone.price.to_f64().unwrap_or_default(),
+            max_price: zone.max_price.and_then(|max| max.to_f64()),
             numbered: zone.numbered,
         }
     }
@@ -89,6 +97,7 @@ impl From<StoredEvent> for EventDetails {
             sell_to: record.sell_to.map(format::local_date_time),
             min_price: range.and_then(|r| r.min.to_f64()),
             max_price: range.and_then(|r| r.max.to_f64()),
+            currency: record.currency,
             zones: record.zones.iter().map(ZoneDetails::from).collect(),
             first_seen: stored.first_seen,
             last_seen: stored.last_seen,

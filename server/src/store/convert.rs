@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use boxoffice_core::model::format;
 use boxoffice_core::{
-    EventRecord, ExternalKey, LocalMoment, SearchItem, SellMode, StoreError, StoredEvent, Zone,
+    EventRecord, ExternalKey, LocalMoment, PriceRange, SearchItem, SellMode, StoreError, StoredEvent, Zone,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use sea_orm::ActiveValue::Set;
@@ -76,6 +76,7 @@ pub(super) fn active_model(
         sell_to: Set(record.sell_to.map(format::local_date_time)),
         min_price: Set(range.map(|r| r.min.to_string())),
         max_price: Set(range.map(|r| r.max.to_string())),
+        currency: Set(record.currency.clone()),
         content_hash: Set(hash),
         first_seen: Set(seen_at),
         last_seen: Set(seen_at),
@@ -84,18 +85,18 @@ pub(super) fn active_model(
 }
 
 /// An item's zones as stored: one array per zone, `[zone_id, name, capacity,
-/// "price", numbered]`, half the bytes of objects with named members.
+/// "price", numbered]`, half the bytes of objects with named members; a zone that is a
+/// range of prices has its highest price after them.
 pub(super) fn encode_zones(zones: &[Zone]) -> String {
-    let compact: Vec<(&str, &str, u32, &rust_decimal::Decimal, bool)> = zones
+    use serde_json::{Value, json};
+    let compact: Vec<Value> = zones
         .iter()
         .map(|zone| {
-            (
-                zone.zone_id.as_str(),
-                zone.name.as_str(),
-                zone.capacity,
-                &zone.price,
-                zone.numbered,
-            )
+            let mut row = json!([zone.zone_id, zone.name, zone.capacity, zone.price, zone.numbered]);
+            if let (Some(max), Value::Array(items)) = (zone.max_price, &mut row) {
+                items.push(json!(max));
+            }
+            row
         })
         .collect();
     // Strings, numbers and booleans always serialize.
@@ -104,16 +105,39 @@ pub(super) fn encode_zones(zones: &[Zone]) -> String {
 
 /// Reads [`encode_zones`]'s output, or the objects written before it.
 pub(super) fn decode_zones(text: &str) -> Result<Vec<Zone>, StoreError> {
-    type Compact = (String, String, u32, rust_decimal::Decimal, bool);
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Compact {
+        One(String, String, u32, rust_decimal::Decimal, bool),
+        Range(
+            String,
+            String,
+            u32,
+            rust_decimal::Decimal,
+            bool,
+            rust_decimal::Decimal,
+        ),
+    }
     if let Ok(compact) = serde_json::from_str::<Vec<Compact>>(text) {
         return Ok(compact
             .into_iter()
-            .map(|(zone_id, name, capacity, price, numbered)| Zone {
-                zone_id,
-                name,
-                capacity,
-                price,
-                numbered,
+            .map(|row| {
+                let (zone_id, name, capacity, price, numbered, max_price) = match row {
+                    Compact::One(zone_id, name, capacity, price, numbered) => {
+                        (zone_id, name, capacity, price, numbered, None)
+                    }
+                    Compact::Range(zone_id, name, capacity, price, numbered, max) => {
+                        (zone_id, name, capacity, price, numbered, Some(max))
+                    }
+                };
+                Zone {
+                    zone_id,
+                    name,
+                    capacity,
+                    price,
+                    max_price,
+                    numbered,
+                }
             })
             .collect());
     }
@@ -139,6 +163,16 @@ pub(super) fn stored_event(
     };
     let sell_mode =
         SellMode::parse(&model.sell_mode).ok_or_else(|| corrupt("sell_mode", &model.sell_mode))?;
+    // The stored range is the zones' when there are zones; without, it is what the
+    // provider stated.
+    let prices = match (
+        zones.is_empty(),
+        parse_price(model.min_price.as_deref())?,
+        parse_price(model.max_price.as_deref())?,
+    ) {
+        (true, Some(min), Some(max)) => Some(PriceRange { min, max }),
+        _ => None,
+    };
     let record = EventRecord {
         key: ExternalKey {
             provider: model.provider,
@@ -154,6 +188,8 @@ pub(super) fn stored_event(
         sell_from: parse_local(model.sell_from.as_deref())?,
         sell_to: parse_local(model.sell_to.as_deref())?,
         zones,
+        prices,
+        currency: model.currency,
     };
     Ok(StoredEvent {
         id: model.id,
@@ -210,13 +246,25 @@ mod tests {
             name: "Amfiteatre \"B\"".into(),
             capacity: 14,
             price: rust_decimal::Decimal::from_str("65.00").unwrap_or_default(),
+            max_price: None,
             numbered: false,
         }];
         let text = encode_zones(&zones);
         assert_eq!(text, r#"[["186","Amfiteatre \"B\"",14,"65.00",false]]"#);
         assert_eq!(decode_zones(&text).ok(), Some(zones.clone()));
         let old = serde_json::to_string(&zones).unwrap_or_default();
-        assert_eq!(decode_zones(&old).ok(), Some(zones));
+        assert_eq!(decode_zones(&old).ok(), Some(zones.clone()));
         assert!(decode_zones("{").is_err());
+        let mut ranged = zones;
+        ranged.push(Zone {
+            max_price: Some(rust_decimal::Decimal::from(95)),
+            ..ranged[0].clone()
+        });
+        let text = encode_zones(&ranged);
+        assert_eq!(
+            text,
+            r#"[["186","Amfiteatre \"B\"",14,"65.00",false],["186","Amfiteatre \"B\"",14,"65.00",false,"95"]]"#
+        );
+        assert_eq!(decode_zones(&text).ok(), Some(ranged));
     }
 }

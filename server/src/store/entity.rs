@@ -26,6 +26,7 @@ pub mod events {
         pub sell_to: Option<String>,
         pub min_price: Option<String>,
         pub max_price: Option<String>,
+        pub currency: Option<String>,
         pub content_hash: String,
         pub first_seen: DateTimeUtc,
         pub last_seen: DateTimeUtc,

@@ -192,6 +192,7 @@ impl SyncTransaction for SqlSyncTransaction {
                     C::SellTo,
                     C::MinPrice,
                     C::MaxPrice,
+                    C::Currency,
                     C::ContentHash,
                     C::LastSeen,
                     C::LastChanged,

@@ -280,10 +280,7 @@ async fn parse_with_config(config_text: &str, bytes: Vec<u8>) -> CollectingSink 
         .build("generated")
         .unwrap_or_else(|problems| panic!("{problems:?}"));
     let mut sink = CollectingSink::default();
-    let document = Document {
-        body: Box::new(std::io::Cursor::new(bytes)),
-        location: None,
-    };
+    let document = Document::new(Box::new(std::io::Cursor::new(bytes)));
     built.provider.parse(document, &mut sink).await.unwrap();
     sink
 }

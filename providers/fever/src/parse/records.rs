@@ -170,6 +170,7 @@ impl EventDraft {
                     name: name.to_owned(),
                     capacity,
                     price,
+                    max_price: None,
                     numbered,
                 });
             }
@@ -233,6 +234,8 @@ impl EventDraft {
             sell_from: self.sell_from,
             sell_to: self.sell_to,
             zones: self.zones,
+            prices: None,
+            currency: None,
         };
         match record.validate() {
             Ok(()) => Ok(record),

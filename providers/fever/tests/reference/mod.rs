@@ -613,6 +613,7 @@ impl EventDraft {
                     name,
                     capacity,
                     price,
+                    max_price: None,
                     numbered,
                 });
             }
@@ -672,6 +673,8 @@ impl EventDraft {
             sell_from: self.sell_from,
             sell_to: self.sell_to,
             zones: self.zones,
+            prices: None,
+            currency: None,
         };
         match record.validate() {
             Ok(()) => Ok(record),

@@ -23,7 +23,10 @@ mod tokens;
 pub(super) const MAX_DEPTH: usize = 512;
 
 /// The bit of the records pointer in a mask; captures take the bits after it.
-const RECORDS: u8 = 1;
+const RECORDS: u16 = 1;
+
+/// The most pointers one scan follows: the records and the captures.
+pub(crate) const MAX_TARGETS: usize = 16;
 
 /// What the scan found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +74,12 @@ struct Frame {
     object: bool,
     /// The pointers that go through this container (bits of the lexer's targets);
     /// 0 for a container on no pointer's path, whose member names are not even read.
-    mask: u8,
+    mask: u16,
     /// The records array: its elements are records.
     records: bool,
+    /// An object where the records array would be: it may only be empty (`{}`, an
+    /// API's way of saying "no records").
+    stand_in: bool,
     /// The index of the current element, in an array.
     index: usize,
 }
@@ -95,7 +101,7 @@ pub(super) struct Lexer {
     expect: Expect,
     partial: Partial,
     /// The pointers the next value is on the path of (or is).
-    pending: u8,
+    pending: u16,
     /// The raw bytes of the member name being read, when its object is on a path.
     key: Vec<u8>,
     /// Longer names match no pointer and are not kept.
@@ -104,7 +110,18 @@ pub(super) struct Lexer {
     capture: Option<Capture>,
     /// The document offset of the next byte to scan.
     offset: u64,
-    records_found: bool,
+    records: Records,
+}
+
+/// What the document holds at the records pointer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Records {
+    /// Nothing (yet).
+    Absent,
+    /// The array.
+    Array,
+    /// `null` or `{}`: no records.
+    Empty,
 }
 
 impl Lexer {
@@ -119,7 +136,7 @@ impl Lexer {
             .max()
             .unwrap_or(0);
         Self {
-            pending: u8::MAX >> (8 - targets.len().min(8)),
+            pending: u16::MAX >> (16 - targets.len().min(MAX_TARGETS)),
             targets,
             frames: Vec::new(),
             expect: Expect::Value,
@@ -130,13 +147,13 @@ impl Lexer {
             key_escaped: false,
             capture: None,
             offset: 0,
-            records_found: false,
+            records: Records::Absent,
         }
     }
 
-    /// Whether the records array was found.
-    pub(super) fn records_found(&self) -> bool {
-        self.records_found
+    /// What the document held at the records pointer (so far).
+    pub(super) fn records(&self) -> Records {
+        self.records
     }
 
     /// The document offset of the first byte that must stay readable: a captured
@@ -210,6 +227,13 @@ impl Lexer {
                 if byte != b'"' {
                     return Err(self.unexpected(byte, "a member name in double quotes"));
                 }
+                if self.frames.last().is_some_and(|frame| frame.stand_in) {
+                    return Err(ProviderError::Malformed(format!(
+                        "the records are not an array: the value at the records pointer is an object \
+                         with members (at byte {}); only an empty object stands for no records",
+                        self.offset
+                    )));
+                }
                 self.key.clear();
                 self.key_escaped = false;
                 self.partial = Partial::Str {
@@ -256,15 +280,31 @@ impl Lexer {
         let exact = self.select(on_path, |length| length == depth);
         let deeper = self.select(on_path, |length| length > depth);
         if exact & RECORDS != 0 {
-            if byte != b'[' {
-                return Err(ProviderError::Malformed(format!(
-                    "the records are not an array: the value at the records pointer starts with {} at byte {}",
-                    shown(byte),
-                    self.offset
-                )));
+            match byte {
+                b'[' => {
+                    self.records = Records::Array;
+                    return self.open(false, 0, true, at);
+                }
+                b'{' => {
+                    self.records = Records::Empty;
+                    self.open(true, 0, false, at)?;
+                    if let Some(frame) = self.frames.last_mut() {
+                        frame.stand_in = true;
+                    }
+                    return Ok(());
+                }
+                b'n' => {
+                    self.records = Records::Empty;
+                    return self.literal(b"null", at);
+                }
+                _ => {
+                    return Err(ProviderError::Malformed(format!(
+                        "the records are not an array: the value at the records pointer starts with {} at byte {}",
+                        shown(byte),
+                        self.offset
+                    )));
+                }
             }
-            self.records_found = true;
-            return self.open(false, 0, true, at);
         }
         if let Some(slot) = (0..self.targets.len() - 1).find(|slot| exact & (2 << slot) != 0) {
             self.capture = Some(Capture {
@@ -295,7 +335,7 @@ impl Lexer {
         }
     }
 
-    fn open(&mut self, object: bool, mask: u8, records: bool, at: &mut usize) -> Result<(), ProviderError> {
+    fn open(&mut self, object: bool, mask: u16, records: bool, at: &mut usize) -> Result<(), ProviderError> {
         if self.frames.len() >= MAX_DEPTH {
             return Err(ProviderError::Malformed(format!(
                 "the document nests deeper than {MAX_DEPTH} levels at byte {}",
@@ -306,6 +346,7 @@ impl Lexer {
             object,
             mask,
             records,
+            stand_in: false,
             index: 0,
         });
         self.advance(at, 1);
@@ -383,7 +424,7 @@ impl Lexer {
     }
 
     /// The pointers the current element of the innermost array is on.
-    fn element_mask(&self) -> u8 {
+    fn element_mask(&self) -> u16 {
         let Some(frame) = self.frames.last() else {
             return 0;
         };
@@ -395,7 +436,7 @@ impl Lexer {
     }
 
     /// The bits of `mask` whose pointer's tokens satisfy `keep`.
-    fn filter(&self, mask: u8, keep: impl Fn(&[Token]) -> bool) -> u8 {
+    fn filter(&self, mask: u16, keep: impl Fn(&[Token]) -> bool) -> u16 {
         self.targets
             .iter()
             .enumerate()
@@ -404,7 +445,7 @@ impl Lexer {
     }
 
     /// The bits of `mask` whose pointer's length satisfies `keep`.
-    fn select(&self, mask: u8, keep: impl Fn(usize) -> bool) -> u8 {
+    fn select(&self, mask: u16, keep: impl Fn(usize) -> bool) -> u16 {
         self.filter(mask, |tokens| keep(tokens.len()))
     }
 

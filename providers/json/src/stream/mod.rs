@@ -27,6 +27,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use crate::node::Node;
 use crate::pointer::Token;
 use lexer::{Lexer, Scan};
+pub(crate) use lexer::{MAX_TARGETS, Records};
 
 /// The bytes read from the body at a time.
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
@@ -80,8 +81,9 @@ impl<R: AsyncRead + Unpin> RecordStream<R> {
         }
     }
 
-    /// The next record, or `None` at the end of the document. Fails when the document
-    /// is not JSON, is truncated, lacks the records array, or cannot be read.
+    /// The next record, or `None` at the end of the document (see [`Self::records`] for
+    /// whether it had any there). Fails when the document is not JSON, is truncated, or
+    /// cannot be read.
     pub(crate) async fn next_record(&mut self) -> Result<Option<Node>, ProviderError> {
         loop {
             let complete = self.body_ended && self.checked == self.end;
@@ -94,18 +96,18 @@ impl<R: AsyncRead + Unpin> RecordStream<R> {
                     }
                 }
                 Scan::Captured { slot, start, end } => self.keep_capture(slot, start, end)?,
-                Scan::End if self.lexer.records_found() => return Ok(None),
-                Scan::End => {
-                    return Err(ProviderError::Malformed(
-                        "the document has no records array at the records pointer".into(),
-                    ));
-                }
+                Scan::End => return Ok(None),
                 Scan::NeedMore => {}
             }
             if matches!(found, Scan::Record | Scan::NeedMore) {
                 self.fill().await?;
             }
         }
+    }
+
+    /// What the document held at the records pointer (complete once the stream ended).
+    pub(crate) fn records(&self) -> Records {
+        self.lexer.records()
     }
 
     /// The JSON text of the record last returned, as the document has it.
@@ -251,7 +253,7 @@ impl<R: AsyncRead + Unpin> RecordStream<R> {
 
 fn capture_too_large() -> ProviderError {
     ProviderError::Malformed(format!(
-        "a value at a page pointer (next_page, last_page) is larger than {} KiB",
+        "a value at a pagination pointer (the next page, the last page, a cursor…) is larger than {} KiB",
         MAX_CAPTURE_BYTES / 1024
     ))
 }

@@ -35,6 +35,9 @@ async fn read_with<R: AsyncRead + Unpin>(
                 assert_eq!(raw, record);
                 found.push(record);
             }
+            Ok(None) if stream.records() == Records::Absent => {
+                break Err("the document has no records array at the records pointer".into());
+            }
             Ok(None) => {
                 let captured = (0..captures.len()).map(|slot| stream.captured(slot)).collect();
                 break Ok(Read {
@@ -148,7 +151,7 @@ async fn a_document_that_is_not_json_fails_saying_where() {
         (br#"{"shows": [], }"#, "member name"),
         (br#"{"shows": []]"#, "'}'"),
         (br#"{"shows": {"a": 1}}"#, "not an array"),
-        (br#"{"shows": null}"#, "not an array"),
+        (br#"{"shows": true}"#, "not an array"),
         (br#"{"other": []}"#, "no records array"),
         (br#"[]"#, "no records array"),
         (b"{\"shows\": [\"\xff\"]}", "not UTF-8 at byte 12"),
@@ -166,6 +169,26 @@ async fn a_document_that_is_not_json_fails_saying_where() {
                 String::from_utf8_lossy(document)
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn null_or_an_empty_object_at_the_records_pointer_stands_for_no_records() {
+    for document in [
+        br#"{"shows": null, "next": "?page=3"}"#.as_slice(),
+        br#"{"shows": {}, "next": "?page=3"}"#,
+        br#"{"shows": { }, "next": "?page=3"}"#,
+    ] {
+        let read = read_every_way(document, "/shows", &["/next"]).await;
+        assert_eq!(
+            read,
+            Ok(Read {
+                records: Vec::new(),
+                captured: vec![Some(json!("?page=3"))],
+            }),
+            "{}",
+            String::from_utf8_lossy(document)
+        );
     }
 }
 

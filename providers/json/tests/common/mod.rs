@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use boxoffice_core::registry::BuiltProvider;
 use boxoffice_core::{CollectingSink, Document, Parsed, Provider, ProviderError};
-use boxoffice_provider_json::{JsonConfig, Mapping, PageReader};
+use boxoffice_provider_json::{Format, JsonConfig, Mapping, PageReader, Pointer};
 use boxoffice_testkit::instance_from_toml;
 
 /// The instance table of the keyed API the fixtures come from, on `url`.
@@ -69,8 +69,8 @@ pub async fn parse(
 ) -> (Result<Parsed, ProviderError>, CollectingSink) {
     let mut sink = CollectingSink::default();
     let document = Document {
-        body: Box::new(std::io::Cursor::new(bytes.to_vec())),
         location: location.map(str::to_owned),
+        ..Document::new(Box::new(std::io::Cursor::new(bytes.to_vec())))
     };
     let result = provider.parse(document, &mut sink).await;
     (result, sink)
@@ -106,9 +106,10 @@ pub fn generated_reader() -> PageReader {
     let config: JsonConfig =
         boxoffice_core::registry::parse_options(options).unwrap_or_else(|problems| panic!("{problems:?}"));
     PageReader {
-        mapping: Mapping::new("generated", chrono_tz::UTC, config.fields, config.zones),
-        records: config.records,
-        next_page: config.next_page,
-        last_page: config.last_page,
+        mapping: Mapping::new("generated", chrono_tz::UTC, config.fields, config.zones)
+            .unwrap_or_else(|| panic!("the generated feed's fields are complete")),
+        format: Format::Json,
+        records: config.records.unwrap_or_else(Pointer::whole),
+        captures: Vec::new(),
     }
 }
