@@ -341,6 +341,16 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_record_without_the_newer_fields_keeps_the_digest_it_had() {
+        // Computed by the release before prices, currency and ranged zones: a digest
+        // that moved would rewrite every stored item once after an upgrade.
+        assert_eq!(
+            record().content_hash(),
+            "587167f92f33845ed5f1a1780af10efc0574c92961563543e9f44664965ed91f"
+        );
+    }
+
+    #[test]
     fn price_range_ignores_zones_without_capacity() {
         let range = PriceRange::of(&[zone(0, "75.00"), zone(14, "65.00"), zone(3, "70.5")]);
         assert_eq!(

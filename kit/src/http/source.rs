@@ -47,7 +47,6 @@ pub struct HttpSource {
     headers: Headers,
     query: Query,
     auth: Authorizer,
-    method: reqwest::Method,
     timeout: Duration,
     accept: &'static str,
     provider: String,
@@ -57,7 +56,6 @@ impl fmt::Debug for HttpSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpSource")
             .field("provider", &self.provider)
-            .field("method", &self.method)
             .field("url", &self.url)
             .field("headers", &self.headers)
             .field("query", &self.query)
@@ -76,8 +74,6 @@ pub struct HttpOptions<'a> {
     pub query: &'a Query,
     /// `auth`.
     pub auth: Option<&'a Auth>,
-    /// `POST` for APIs that take their query in a body (GraphQL), else `GET`.
-    pub post: bool,
     /// The `Accept` header.
     pub accept: &'static str,
 }
@@ -87,7 +83,7 @@ pub struct HttpOptions<'a> {
 pub struct PageRequest<'a> {
     /// The page's absolute URL on the feed's origin; `None`: the configured address.
     pub url: Option<&'a str>,
-    /// A JSON body (with `POST`).
+    /// A JSON body: the request is a `POST` (else a `GET`).
     pub body: Option<&'a [u8]>,
     /// Validators of the last committed document: ask "only if changed".
     pub validators: Option<&'a Validators>,
@@ -111,7 +107,6 @@ impl HttpSource {
             headers,
             query: &query,
             auth: None,
-            post: false,
             accept,
         };
         Self::build_with(options, settings)
@@ -172,11 +167,6 @@ impl HttpSource {
             headers: options.headers.clone(),
             query: options.query.clone(),
             auth: Authorizer::new(options.auth.cloned()),
-            method: if options.post {
-                reqwest::Method::POST
-            } else {
-                reqwest::Method::GET
-            },
             timeout: settings.timeout,
             accept: options.accept,
             provider: settings.name.clone(),
@@ -274,16 +264,15 @@ impl HttpSource {
         if let Some(validators) = conditional {
             add_validators(&mut headers, validators);
         }
-        let mut builder = self
-            .client
-            .request(self.method.clone(), url)
-            .headers(headers)
-            .timeout(timeout);
-        if let Some(body) = request.body {
-            builder = builder
+        let builder = match request.body {
+            None => self.client.get(url),
+            Some(body) => self
+                .client
+                .post(url)
                 .header(CONTENT_TYPE, "application/json")
-                .body(body.to_vec());
-        }
+                .body(body.to_vec()),
+        };
+        let builder = builder.headers(headers).timeout(timeout);
         let response = builder
             .send()
             .await

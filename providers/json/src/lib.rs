@@ -36,13 +36,15 @@ use boxoffice_core::{Document, OpenRequest, Opened, PageName, Parsed, Provider, 
 use boxoffice_kit::{HttpOptions, HttpSource, PageRequest};
 use url::Url;
 
-pub use config::{Condition, Fields, Format, JsonConfig, Method, PageKind, Pagination, TimeField, Zones};
+pub use config::{
+    Condition, Fields, ForEach, Format, JsonConfig, Method, PageKind, Pagination, TimeField, Zones,
+};
 pub use map::{Mapping, Refusal, UNKNOWN_CAPACITY};
 pub use node::Node;
 pub use paging::{Next, PageSeen, Paging};
 pub use parse::{PageReader, PageSummary};
 pub use pointer::{Pointer, Pointers};
-pub use request::{Body, PageRef};
+pub use request::{Body, Each, PageRef};
 
 boxoffice_core::register_provider! {
     kind: "json",
@@ -64,6 +66,7 @@ pub struct JsonProvider {
     body: Option<Body>,
     first_url: Url,
     errors: Option<Pointer>,
+    for_each: Option<ForEach>,
 }
 
 impl JsonProvider {
@@ -78,14 +81,12 @@ impl JsonProvider {
             config::Format::Json => "application/json, */*;q=0.1",
             config::Format::Html => "text/html, application/xhtml+xml, */*;q=0.1",
         };
-        let post = config.method == Method::Post;
         let source = HttpSource::build_with(
             HttpOptions {
                 url: &config.url,
                 headers: &config.headers,
                 query: &config.query,
                 auth: config.auth.as_ref(),
-                post,
                 accept,
             },
             settings,
@@ -128,7 +129,57 @@ impl JsonProvider {
             paging,
             body,
             errors: config.errors,
+            for_each: config.for_each,
         }))
+    }
+
+    /// Whether a document is the `for_each` list: the first of a run (an archived run's
+    /// first page too, which has no page reference either).
+    fn is_list(&self, page: Option<&str>, number: u32) -> bool {
+        self.for_each.is_some() && page.is_none() && number == 1
+    }
+
+    /// The first page for the value `at` of `values`.
+    fn each_page(&self, values: Vec<String>, at: usize) -> Result<PageRef, ProviderError> {
+        let (Some(each), Some(value)) = (&self.for_each, values.get(at)) else {
+            return Err(ProviderError::Malformed("for_each has no such value".into()));
+        };
+        let url = request::fill(&self.first_url, &each.placeholder, value).map_err(ProviderError::Malformed)?;
+        Ok(PageRef {
+            url: url.to_string(),
+            cursor: None,
+            each: Some(Each { values, at }),
+        })
+    }
+
+    /// Reads the `for_each` list: its values, and the first of them as the next page.
+    async fn parse_list(&self, body: boxoffice_core::FeedBody) -> Result<Parsed, ProviderError> {
+        use tokio::io::AsyncReadExt as _;
+        let Some(each) = &self.for_each else {
+            return Err(ProviderError::Malformed("no for_each is configured".into()));
+        };
+        let mut bytes = Vec::new();
+        body.take(request::MAX_LIST_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|error| boxoffice_core::read_error(&error))?;
+        if bytes.len() as u64 > request::MAX_LIST_BYTES {
+            return Err(ProviderError::Malformed(format!(
+                "the for_each list is larger than {} MiB",
+                request::MAX_LIST_BYTES / (1024 * 1024)
+            )));
+        }
+        let values = request::listed_values(&bytes, &each.records, &each.value).map_err(ProviderError::Malformed)?;
+        if values.is_empty() {
+            return Err(ProviderError::Malformed(format!(
+                "the for_each list names no values at {}: there is no page to read",
+                each.records
+            )));
+        }
+        Ok(Parsed {
+            next_page: Some(self.each_page(values, 0)?.encode()),
+            ended: None,
+        })
     }
 
     /// How the engine's page reference reads: the first page when it has none.
@@ -143,6 +194,17 @@ impl JsonProvider {
 #[async_trait]
 impl Provider for JsonProvider {
     async fn open(&self, request: OpenRequest<'_>) -> Result<Opened, ProviderError> {
+        if let (None, Some(each)) = (request.page, &self.for_each) {
+            let list = each.url.url().to_string();
+            return self
+                .source
+                .open_page(PageRequest {
+                    url: Some(&list),
+                    body: None,
+                    validators: None,
+                })
+                .await;
+        }
         let page = self.page_ref(request.page);
         let body = self.body.as_ref().map(|body| body.render(page.cursor.as_deref()));
         self.source
@@ -162,8 +224,12 @@ impl Provider for JsonProvider {
             number,
             page,
         } = document;
+        if self.is_list(page.as_deref(), number) {
+            return self.parse_list(body).await;
+        }
         let request = self.page_ref(page.as_deref());
-        let name = self.paging.is_paginated().then(|| PageName {
+        // A run of several documents names the page of each rejection.
+        let name = (self.paging.is_paginated() || self.for_each.is_some()).then(|| PageName {
             number,
             label: self.page_label(page.as_deref()),
         });
@@ -194,12 +260,27 @@ impl Provider for JsonProvider {
             .or_else(|| Url::parse(&request.url).ok())
             .unwrap_or_else(|| self.first_url.clone());
         let seen = PageSeen {
+            number: number - u32::from(self.for_each.is_some()),
             request: &request,
             location: &location,
             headers: &headers,
             summary: &summary,
         };
-        Ok(match self.paging.next(&seen)? {
+        let next = match (self.paging.next(&seen)?, request.each) {
+            (Next::Page(mut page), each) => {
+                page.each = each;
+                Next::Page(page)
+            }
+            // The last page of one listed value: the next value's first page.
+            (Next::End(_), Some(each)) if each.at + 1 < each.values.len() => {
+                Next::Page(self.each_page(each.values, each.at + 1)?)
+            }
+            (Next::End(why), Some(each)) => {
+                Next::End(format!("{why} (for the last of the {} listed values)", each.values.len()))
+            }
+            (end, None) => end,
+        };
+        Ok(match next {
             Next::Page(page) => Parsed {
                 next_page: Some(page.encode()),
                 ended: None,
@@ -212,6 +293,9 @@ impl Provider for JsonProvider {
     }
 
     fn page_label(&self, page: Option<&str>) -> String {
+        if let (None, Some(each)) = (page, &self.for_each) {
+            return format!("{} (the for_each list)", each.url);
+        }
         let page = self.page_ref(page);
         let mut label = self.source.page_label(Some(&page.url));
         if page.cursor.is_some() {

@@ -24,6 +24,8 @@ pub struct Paging {
 /// What the page just read said, for the strategies.
 #[derive(Debug, Clone, Copy)]
 pub struct PageSeen<'a> {
+    /// How many pages of records the run has read, this one included.
+    pub number: u32,
     /// How the page was asked for.
     pub request: &'a PageRef,
     /// Where it came from, after redirects (relative links resolve against it).
@@ -89,6 +91,11 @@ impl Paging {
             return Ok(Next::End("the feed is one document".into()));
         };
         let summary = seen.summary;
+        if let Some(most) = config.stop_after
+            && seen.number >= most
+        {
+            return Ok(Next::End(format!("the run read {most} pages (pagination.stop_after)")));
+        }
         if let Some(pointer) = &config.has_more {
             match summary.value(pointer) {
                 Some(Value::Bool(false)) => return Ok(Next::End(format!("has_more ({pointer}) is false"))),
@@ -179,6 +186,7 @@ impl Paging {
                     None => Ok(Next::Page(PageRef {
                         url: seen.request.url.clone(),
                         cursor: Some(cursor),
+                        each: None,
                     })),
                 }
             }

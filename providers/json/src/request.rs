@@ -21,6 +21,18 @@ pub struct PageRef {
     /// The cursor written into the request body, for APIs that take it there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// With `for_each`: the listed values, and which one this page is of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub each: Option<Each>,
+}
+
+/// The values a `for_each` list gave, and the one being read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Each {
+    /// Every value, in the list's order.
+    pub values: Vec<String>,
+    /// The one whose pages are being read.
+    pub at: usize,
 }
 
 impl PageRef {
@@ -29,15 +41,16 @@ impl PageRef {
         Self {
             url: url.to_string(),
             cursor: None,
+            each: None,
         }
     }
 
     /// What the engine is handed.
     pub fn encode(&self) -> String {
-        match &self.cursor {
-            None => self.url.clone(),
+        match (&self.cursor, &self.each) {
+            (None, None) => self.url.clone(),
             // Strings always serialize.
-            Some(_) => serde_json::to_string(self).unwrap_or_else(|_| self.url.clone()),
+            _ => serde_json::to_string(self).unwrap_or_else(|_| self.url.clone()),
         }
     }
 
@@ -51,8 +64,61 @@ impl PageRef {
         Self {
             url: page.to_owned(),
             cursor: None,
+            each: None,
         }
     }
+}
+
+/// The most values a `for_each` list may give: each is a run's worth of pages.
+pub const MAX_EACH_VALUES: usize = 1000;
+
+/// The longest `for_each` list read.
+pub const MAX_LIST_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Whether `url` has `{name}` (as written, or as the URL keeps it, percent-encoded).
+pub fn has_placeholder(url: &Url, name: &str) -> bool {
+    let text = url.as_str();
+    text.contains(&format!("{{{name}}}")) || text.contains(&format!("%7B{name}%7D"))
+}
+
+/// `url` with `{name}` filled by `value`, which must be URL-safe as it is (letters,
+/// digits, `-`, `.`, `_`, `~`: what ids are).
+pub fn fill(url: &Url, name: &str, value: &str) -> Result<Url, String> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
+        return Err(format!(
+            "the listed value {} is not an id a URL can carry as it is",
+            crate::values::shorten(&format!("{value:?}"))
+        ));
+    }
+    let text = url
+        .as_str()
+        .replace(&format!("{{{name}}}"), value)
+        .replace(&format!("%7B{name}%7D"), value);
+    Url::parse(&text).map_err(|error| format!("url with {{{name}}} filled is not a URL: {error}"))
+}
+
+/// The values of a `for_each` list document: the `value` of each element of the array
+/// at `records`.
+pub fn listed_values(document: &[u8], records: &Pointer, value: &Pointer) -> Result<Vec<String>, String> {
+    let document: crate::node::Node =
+        serde_json::from_slice(document).map_err(|error| format!("the for_each list is not JSON: {error}"))?;
+    let Some(crate::node::Node::Array(items)) = records.resolve(&document) else {
+        return Err(format!("the for_each list has no array at {records}"));
+    };
+    if items.len() > MAX_EACH_VALUES {
+        return Err(format!(
+            "the for_each list names {} values, more than {MAX_EACH_VALUES}",
+            items.len()
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let found = value.resolve(item).ok_or_else(|| format!("element {index} has no value at {value}"))?;
+            crate::values::id(found).map_err(|problem| format!("element {index}: {value} {problem}"))
+        })
+        .collect()
 }
 
 /// The body of every request, and where a cursor goes in it.
@@ -109,15 +175,44 @@ mod tests {
         let plain = PageRef {
             url: "https://api.example.com/events?page=2".into(),
             cursor: None,
+            each: None,
         };
         assert_eq!(plain.encode(), "https://api.example.com/events?page=2");
         assert_eq!(PageRef::decode(&plain.encode()), plain);
         let posted = PageRef {
             url: "https://api.example.com/graphql".into(),
             cursor: Some("Y3Vyc29y".into()),
+            each: None,
         };
+        let listed = PageRef {
+            each: Some(Each {
+                values: vec!["1".into(), "2".into()],
+                at: 1,
+            }),
+            ..plain.clone()
+        };
+        assert_eq!(PageRef::decode(&listed.encode()), listed);
         assert!(posted.encode().starts_with('{'));
         assert_eq!(PageRef::decode(&posted.encode()), posted);
+    }
+
+    #[test]
+    fn listed_values_fill_the_placeholder_and_odd_ones_are_refused() -> Result<(), String> {
+        let url = Url::parse("https://www.eventbriteapi.com/v3/organizations/{organization_id}/events/?status=live")
+            .map_err(|e| e.to_string())?;
+        assert!(has_placeholder(&url, "organization_id"));
+        assert_eq!(
+            fill(&url, "organization_id", "271828")?.as_str(),
+            "https://www.eventbriteapi.com/v3/organizations/271828/events/?status=live"
+        );
+        assert!(fill(&url, "organization_id", "../admin").is_err());
+        let list = br#"{"organizations": [{"id": "271828"}, {"id": 314159}], "pagination": {}}"#;
+        let records = Pointer::parse("/organizations").map_err(|e| e.to_string())?;
+        let value = Pointer::parse("/id").map_err(|e| e.to_string())?;
+        assert_eq!(listed_values(list, &records, &value)?, ["271828", "314159"]);
+        let error = listed_values(br#"{"organizations": [{"name": "x"}]}"#, &records, &value).err();
+        assert!(error.is_some_and(|e| e.contains("element 0")));
+        Ok(())
     }
 
     #[test]

@@ -181,7 +181,8 @@ fn max_pages_stays_a_common_key() {
             "last_page",
             "pagination",
             "fields",
-            "zones"
+            "zones",
+            "for_each"
         ]
     );
     assert!(!names.contains(&"max_pages") && !names.contains(&"timezone"));

@@ -111,6 +111,28 @@ pub struct JsonConfig {
     /// `price_scale`, `capacity`, `name`, `id`. Absent: no zones.
     #[serde(default)]
     pub zones: Option<Zones>,
+    /// The feed read once for each value a first request lists, e.g. each of the
+    /// account's organizations: `placeholder` (the `{name}` in `url` a value fills),
+    /// `url` (the list, on `url`'s origin), `records` (its array) and `value` (the
+    /// pointer in one element).
+    #[serde(default)]
+    pub for_each: Option<ForEach>,
+}
+
+/// `[providers.<name>.for_each]`: a list fetched first, each of whose values fills a
+/// placeholder of `url`; every value's pages are read in the same run.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForEach {
+    /// The placeholder's name: `organization_id` for `{organization_id}` in `url`.
+    pub placeholder: String,
+    /// The list's address, on `url`'s origin, sent with the same headers, query and
+    /// auth (e.g. `https://www.eventbriteapi.com/v3/users/me/organizations/`).
+    pub url: FeedUrl,
+    /// Pointer to the list's array, e.g. `/organizations`.
+    pub records: Pointer,
+    /// Pointer inside one element to its value (a string or an integer), e.g. `/id`.
+    pub value: Pointer,
 }
 
 /// The request method.
@@ -164,6 +186,7 @@ impl JsonConfig {
             cursor_header: None,
             body: None,
             has_more: None,
+            stop_after: None,
         };
         match (&self.next_page, &self.page_param) {
             (Some(next), _) => Some(Pagination {
@@ -271,6 +294,26 @@ impl JsonConfig {
         }
         if let Some(pagination) = &self.pagination {
             problems.extend(pagination.problems(post));
+        }
+        if let Some(each) = &self.for_each {
+            let name = &each.placeholder;
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                problems.push(ConfigProblem::new(
+                    "for_each.placeholder",
+                    "a placeholder's name is letters, digits and '_'",
+                ));
+            } else if !crate::request::has_placeholder(self.url.url(), name) {
+                problems.push(ConfigProblem::new(
+                    "for_each.placeholder",
+                    format!("url has no {{{name}}} for the listed values to fill"),
+                ));
+            }
+            if each.url.url().origin() != self.url.url().origin() {
+                problems.push(ConfigProblem::new(
+                    "for_each.url",
+                    "must be on url's origin: it is sent with the instance's credentials",
+                ));
+            }
         }
         problems
     }

@@ -79,6 +79,12 @@ pub struct Pagination {
     /// Pointer to whether more pages follow: `false` ends the run.
     #[serde(default)]
     pub has_more: Option<Pointer>,
+    /// The most pages a run reads, after which it ends as a success, for APIs that
+    /// refuse to page deeper (Ticketmaster: page × size under 1,000): narrow the query
+    /// (dates, filters) to reach the rest. Unlike the common `max_pages`, which fails
+    /// a run that would read more.
+    #[serde(default)]
+    pub stop_after: Option<u32>,
 }
 
 impl Pagination {
@@ -209,6 +215,9 @@ impl Pagination {
         }
         if kind == PageKind::PageNumber && self.first.is_some_and(|first| first > 1) {
             problem("first", "pages are numbered from 0 or from 1".into());
+        }
+        if self.stop_after == Some(0) {
+            problem("stop_after", "must be at least 1".into());
         }
         if self.size == Some(0) {
             problem("size", "must be at least 1".into());

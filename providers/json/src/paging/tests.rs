@@ -40,6 +40,7 @@ fn next_of(
     }
     paging
         .next(&PageSeen {
+            number: 1,
             request: &request,
             location: &location,
             headers: &kept,
@@ -237,6 +238,7 @@ fn a_cursor_goes_back_as_a_parameter_or_into_the_body_until_none_is_given() {
         Ok(Next::Page(PageRef {
             url: "https://api.example.com/graphql".into(),
             cursor: Some("Y3Vy".into()),
+            each: None,
         }))
     );
 
@@ -281,6 +283,12 @@ fn the_link_header_names_the_next_page() {
         &summary(3, &[]),
         &[("Link", r#"<x>; rel="prev""#)]
     )));
+}
+
+#[test]
+fn stop_after_ends_the_run_after_that_many_pages() {
+    let deep = paging(json!({"type": "page_number", "param": "page", "first": 0, "stop_after": 1}));
+    assert!(ended(&next_of(&deep, "https://app.example.com/e.json?page=0", &summary(4, &[]), &[])));
 }
 
 #[test]
