@@ -18,4 +18,4 @@ mod mock;
 
 pub use instance::{instance_from_toml, read_first_page, settings};
 pub use memory_store::MemoryStore;
-pub use mock::{MockFeedServer, MockResponse, RecordedRequest};
+pub use mock::{Credential, MockFeedServer, MockResponse, RecordedRequest};

@@ -59,6 +59,20 @@ impl MockResponse {
         }
     }
 
+    /// 200 with a JSON body (`Content-Type: application/json`).
+    pub fn json(body: impl Into<Vec<u8>>) -> Self {
+        Self::ok(body).header("content-type", "application/json")
+    }
+
+    /// `status` with a JSON body, as an API answers a failure.
+    pub fn json_status(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            body: body.into(),
+            ..Self::status(status)
+        }
+        .header("content-type", "application/json")
+    }
+
     /// With a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
@@ -99,17 +113,52 @@ impl MockResponse {
 /// A request the mock received.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
+    /// The method, e.g. `GET`.
+    pub method: String,
     /// The path and query, e.g. `/shows?page=2`.
     pub target: String,
     /// Its headers.
     pub headers: HeaderMap,
+    /// Its body (the first MiB).
+    pub body: Vec<u8>,
 }
 
 #[derive(Default)]
 struct State {
     /// Answers by path-and-query, or by path alone.
     routes: HashMap<String, VecDeque<MockResponse>>,
+    /// Answers by path and some query parameters, whatever else the query holds.
+    by_query: Vec<(String, Vec<(String, String)>, MockResponse)>,
+    /// Answers by path and a text the request's body holds.
+    by_body: Vec<(String, String, MockResponse)>,
+    /// What a path's requests must carry, and the answer to one that does not.
+    guards: Vec<(String, Credential, MockResponse)>,
     requests: Vec<RecordedRequest>,
+}
+
+/// A credential a request must carry, as an API checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A query parameter with this value (`apikey=…`).
+    Query(String, String),
+    /// A header with this value (`Authorization: Bearer …`), the name in any case.
+    Header(String, String),
+}
+
+impl Credential {
+    fn carried_by(&self, request: &axum::http::request::Parts) -> bool {
+        match self {
+            Credential::Query(name, value) => request.uri.query().is_some_and(|query| {
+                url::form_urlencoded::parse(query.as_bytes())
+                    .any(|(n, v)| n == name.as_str() && v == value.as_str())
+            }),
+            Credential::Header(name, value) => request
+                .headers
+                .get(name.as_str())
+                .and_then(|sent| sent.to_str().ok())
+                .is_some_and(|sent| sent == value),
+        }
+    }
 }
 
 /// A local provider on `127.0.0.1:0`; stops when dropped.
@@ -170,6 +219,35 @@ impl MockFeedServer {
         lock(&self.state).routes.insert(path.to_owned(), responses.into());
     }
 
+    /// Answers `response` at `path` to a request whose query has every one of `pairs`
+    /// (in any order, among any others); the one with the most pairs wins. Tried after
+    /// an exact path-and-query route, before a path-only one.
+    pub fn serve_query(&self, path: &str, pairs: &[(&str, &str)], response: MockResponse) {
+        let pairs = pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        lock(&self.state)
+            .by_query
+            .push((path.to_owned(), pairs, response));
+    }
+
+    /// Answers `response` at `path` to a request whose body holds `needle` (a GraphQL
+    /// cursor, say); tried before the query and path routes.
+    pub fn serve_body(&self, path: &str, needle: &str, response: MockResponse) {
+        lock(&self.state)
+            .by_body
+            .push((path.to_owned(), needle.to_owned(), response));
+    }
+
+    /// Requests to `path` (a path, any query) must carry `credential` from now on;
+    /// others get `refusal` (e.g. the API's 401 body).
+    pub fn require(&self, path: &str, credential: Credential, refusal: MockResponse) {
+        let mut state = lock(&self.state);
+        state.guards.retain(|(guarded, _, _)| guarded != path);
+        state.guards.push((path.to_owned(), credential, refusal));
+    }
+
     /// The requests received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.state).requests.clone()
@@ -186,28 +264,63 @@ impl MockFeedServer {
 }
 
 async fn answer(state: &Mutex<State>, request: Request) -> Response {
+    let (request, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default()
+        .to_vec();
     let target = request
-        .uri()
+        .uri
         .path_and_query()
-        .map_or_else(|| request.uri().path().to_owned(), |pq| pq.as_str().to_owned());
-    let path = request.uri().path().to_owned();
+        .map_or_else(|| request.uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let path = request.uri.path().to_owned();
+    let query: Vec<(String, String)> = request
+        .uri
+        .query()
+        .map(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
     let response = {
         let mut state = lock(state);
         state.requests.push(RecordedRequest {
+            method: request.method.to_string(),
             target: target.clone(),
-            headers: request.headers().clone(),
+            headers: request.headers.clone(),
+            body: body.clone(),
         });
-        let queue = match state.routes.get_mut(&target) {
-            Some(queue) => Some(queue),
-            None => state.routes.get_mut(&path),
+        let refused = state
+            .guards
+            .iter()
+            .find(|(guarded, credential, _)| *guarded == path && !credential.carried_by(&request))
+            .map(|(_, _, refusal)| refusal.clone());
+        let by_query = || {
+            state
+                .by_query
+                .iter()
+                .filter(|(route, pairs, _)| *route == path && pairs.iter().all(|pair| query.contains(pair)))
+                .max_by_key(|(_, pairs, _)| pairs.len())
+                .map(|(_, _, response)| response.clone())
         };
-        queue.and_then(|queue| {
-            if queue.len() > 1 {
-                queue.pop_front()
-            } else {
-                queue.front().cloned()
-            }
-        })
+        let text = String::from_utf8_lossy(&body);
+        let by_body = state
+            .by_body
+            .iter()
+            .find(|(route, needle, _)| *route == path && text.contains(needle.as_str()))
+            .map(|(_, _, response)| response.clone());
+        if let Some(refusal) = refused {
+            Some(refusal)
+        } else if let Some(found) = by_body {
+            Some(found)
+        } else if state.routes.contains_key(&target) {
+            state.routes.get_mut(&target).and_then(next_of)
+        } else if let Some(found) = by_query() {
+            Some(found)
+        } else {
+            state.routes.get_mut(&path).and_then(next_of)
+        }
     };
     let Some(response) = response else {
         return Response::builder()
@@ -216,7 +329,7 @@ async fn answer(state: &Mutex<State>, request: Request) -> Response {
             .unwrap_or_default();
     };
     tokio::time::sleep(response.delay).await;
-    let headers = request.headers();
+    let headers = &request.headers;
     let not_modified = response.etag.as_deref().is_some_and(|etag| {
         header(headers, "if-none-match").is_some_and(|sent| sent.split(',').any(|tag| tag.trim() == etag))
     }) || response
@@ -259,6 +372,15 @@ async fn answer(state: &Mutex<State>, request: Request) -> Response {
         }
     };
     builder.status(response.status).body(body).unwrap_or_default()
+}
+
+/// The next answer of a route: each in turn, then the last for good.
+fn next_of(queue: &mut VecDeque<MockResponse>) -> Option<MockResponse> {
+    if queue.len() > 1 {
+        queue.pop_front()
+    } else {
+        queue.front().cloned()
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -144,7 +144,8 @@ impl JsonProvider {
         let (Some(each), Some(value)) = (&self.for_each, values.get(at)) else {
             return Err(ProviderError::Malformed("for_each has no such value".into()));
         };
-        let url = request::fill(&self.first_url, &each.placeholder, value).map_err(ProviderError::Malformed)?;
+        let url =
+            request::fill(&self.first_url, &each.placeholder, value).map_err(ProviderError::Malformed)?;
         Ok(PageRef {
             url: url.to_string(),
             cursor: None,
@@ -169,7 +170,8 @@ impl JsonProvider {
                 request::MAX_LIST_BYTES / (1024 * 1024)
             )));
         }
-        let values = request::listed_values(&bytes, &each.records, &each.value).map_err(ProviderError::Malformed)?;
+        let values =
+            request::listed_values(&bytes, &each.records, &each.value).map_err(ProviderError::Malformed)?;
         if values.is_empty() {
             return Err(ProviderError::Malformed(format!(
                 "the for_each list names no values at {}: there is no page to read",
@@ -275,9 +277,10 @@ impl Provider for JsonProvider {
             (Next::End(_), Some(each)) if each.at + 1 < each.values.len() => {
                 Next::Page(self.each_page(each.values, each.at + 1)?)
             }
-            (Next::End(why), Some(each)) => {
-                Next::End(format!("{why} (for the last of the {} listed values)", each.values.len()))
-            }
+            (Next::End(why), Some(each)) => Next::End(format!(
+                "{why} (for the last of the {} listed values)",
+                each.values.len()
+            )),
             (end, None) => end,
         };
         Ok(match next {

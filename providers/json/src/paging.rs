@@ -94,7 +94,9 @@ impl Paging {
         if let Some(most) = config.stop_after
             && seen.number >= most
         {
-            return Ok(Next::End(format!("the run read {most} pages (pagination.stop_after)")));
+            return Ok(Next::End(format!(
+                "the run read {most} pages (pagination.stop_after)"
+            )));
         }
         if let Some(pointer) = &config.has_more {
             match summary.value(pointer) {

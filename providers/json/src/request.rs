@@ -84,7 +84,11 @@ pub fn has_placeholder(url: &Url, name: &str) -> bool {
 /// `url` with `{name}` filled by `value`, which must be URL-safe as it is (letters,
 /// digits, `-`, `.`, `_`, `~`: what ids are).
 pub fn fill(url: &Url, name: &str, value: &str) -> Result<Url, String> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
+    if value.is_empty()
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    {
         return Err(format!(
             "the listed value {} is not an id a URL can carry as it is",
             crate::values::shorten(&format!("{value:?}"))
@@ -100,8 +104,8 @@ pub fn fill(url: &Url, name: &str, value: &str) -> Result<Url, String> {
 /// The values of a `for_each` list document: the `value` of each element of the array
 /// at `records`.
 pub fn listed_values(document: &[u8], records: &Pointer, value: &Pointer) -> Result<Vec<String>, String> {
-    let document: crate::node::Node =
-        serde_json::from_slice(document).map_err(|error| format!("the for_each list is not JSON: {error}"))?;
+    let document: crate::node::Node = serde_json::from_slice(document)
+        .map_err(|error| format!("the for_each list is not JSON: {error}"))?;
     let Some(crate::node::Node::Array(items)) = records.resolve(&document) else {
         return Err(format!("the for_each list has no array at {records}"));
     };
@@ -115,7 +119,9 @@ pub fn listed_values(document: &[u8], records: &Pointer, value: &Pointer) -> Res
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            let found = value.resolve(item).ok_or_else(|| format!("element {index} has no value at {value}"))?;
+            let found = value
+                .resolve(item)
+                .ok_or_else(|| format!("element {index} has no value at {value}"))?;
             crate::values::id(found).map_err(|problem| format!("element {index}: {value} {problem}"))
         })
         .collect()
@@ -198,8 +204,10 @@ mod tests {
 
     #[test]
     fn listed_values_fill_the_placeholder_and_odd_ones_are_refused() -> Result<(), String> {
-        let url = Url::parse("https://www.eventbriteapi.com/v3/organizations/{organization_id}/events/?status=live")
-            .map_err(|e| e.to_string())?;
+        let url = Url::parse(
+            "https://www.eventbriteapi.com/v3/organizations/{organization_id}/events/?status=live",
+        )
+        .map_err(|e| e.to_string())?;
         assert!(has_placeholder(&url, "organization_id"));
         assert_eq!(
             fill(&url, "organization_id", "271828")?.as_str(),

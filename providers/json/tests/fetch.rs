@@ -4,39 +4,11 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use boxoffice_core::registry::BuiltProvider;
-use boxoffice_core::{EventStore, RunStatus, SyncEngine, SyncReport};
+use boxoffice_core::{EventStore, RunStatus};
 use boxoffice_testkit::{MemoryStore, MockFeedServer, MockResponse};
 use serde_json::json;
 
 use common::*;
-
-/// Runs `name` once through an engine over `store`, within 10 s whatever happens.
-async fn run(store: &MemoryStore, built: BuiltProvider) -> SyncReport {
-    let name = built.name.clone();
-    let engine = Arc::new(SyncEngine::new(Arc::new(store.clone()), vec![built], 2, None));
-    tokio::time::timeout(Duration::from_secs(10), engine.run(&name))
-        .await
-        .unwrap_or_else(|_| panic!("the run of {name} took more than 10 s"))
-        .unwrap_or_else(|error| panic!("{error}"))
-}
-
-fn stored(store: &MemoryStore, provider: &str) -> Vec<(String, String)> {
-    let mut ids: Vec<_> = store
-        .items(provider)
-        .into_iter()
-        .map(|item| (item.record.key.base_event_id, item.record.key.event_id))
-        .collect();
-    ids.sort();
-    ids
-}
-
-fn json_page(value: serde_json::Value) -> MockResponse {
-    MockResponse::ok(value.to_string()).header("content-type", "application/json")
-}
 
 #[tokio::test]
 async fn a_two_page_keyed_api_is_read_in_one_run_with_its_key_and_gzip() {

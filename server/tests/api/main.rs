@@ -23,6 +23,7 @@ mod operations;
 mod ops_docs;
 mod process;
 mod provider_kit;
+mod real_apis;
 mod routes;
 mod search_cache;
 mod shutdown;

@@ -288,7 +288,12 @@ fn the_link_header_names_the_next_page() {
 #[test]
 fn stop_after_ends_the_run_after_that_many_pages() {
     let deep = paging(json!({"type": "page_number", "param": "page", "first": 0, "stop_after": 1}));
-    assert!(ended(&next_of(&deep, "https://app.example.com/e.json?page=0", &summary(4, &[]), &[])));
+    assert!(ended(&next_of(
+        &deep,
+        "https://app.example.com/e.json?page=0",
+        &summary(4, &[]),
+        &[]
+    )));
 }
 
 #[test]

@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use boxoffice_core::registry::BuiltProvider;
-use boxoffice_core::{CollectingSink, Document, Parsed, Provider, ProviderError};
+use boxoffice_core::{CollectingSink, Document, Parsed, Provider, ProviderError, SyncEngine, SyncReport};
 use boxoffice_provider_json::{Format, JsonConfig, Mapping, PageReader, Pointer};
 use boxoffice_testkit::instance_from_toml;
+use boxoffice_testkit::{MemoryStore, MockResponse};
 
 /// The instance table of the keyed API the fixtures come from, on `url`.
 pub fn acme_table(url: &str) -> String {
@@ -112,4 +115,28 @@ pub fn generated_reader() -> PageReader {
         records: config.records.unwrap_or_else(Pointer::whole),
         captures: Vec::new(),
     }
+}
+
+/// Runs `name` once through an engine over `store`, within 10 s whatever happens.
+pub async fn run(store: &MemoryStore, built: BuiltProvider) -> SyncReport {
+    let name = built.name.clone();
+    let engine = Arc::new(SyncEngine::new(Arc::new(store.clone()), vec![built], 2, None));
+    tokio::time::timeout(Duration::from_secs(10), engine.run(&name))
+        .await
+        .unwrap_or_else(|_| panic!("the run of {name} took more than 10 s"))
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+pub fn stored(store: &MemoryStore, provider: &str) -> Vec<(String, String)> {
+    let mut ids: Vec<_> = store
+        .items(provider)
+        .into_iter()
+        .map(|item| (item.record.key.base_event_id, item.record.key.event_id))
+        .collect();
+    ids.sort();
+    ids
+}
+
+pub fn json_page(value: serde_json::Value) -> MockResponse {
+    MockResponse::ok(value.to_string()).header("content-type", "application/json")
 }
