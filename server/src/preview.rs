@@ -163,7 +163,7 @@ fn render(found: &Preview, kind: &str) -> String {
             shown.starts_at,
             end,
             shown.zones,
-            yes(shown.online),
+            on_sale(shown.online),
             yes(shown.sold_out)
         );
     }
@@ -186,4 +186,13 @@ fn render(found: &Preview, kind: &str) -> String {
 
 fn yes(flag: bool) -> &'static str {
     if flag { "yes" } else { "no" }
+}
+
+/// Whether a record is on sale, and what that means for it.
+fn on_sale(online: bool) -> &'static str {
+    if online {
+        "yes"
+    } else {
+        "no (kept, served only if its event is ever on sale)"
+    }
 }

@@ -128,13 +128,16 @@ struct State {
     /// Answers by path-and-query, or by path alone.
     routes: HashMap<String, VecDeque<MockResponse>>,
     /// Answers by path and some query parameters, whatever else the query holds.
-    by_query: Vec<(String, Vec<(String, String)>, MockResponse)>,
+    by_query: Vec<QueryRoute>,
     /// Answers by path and a text the request's body holds.
     by_body: Vec<(String, String, MockResponse)>,
     /// What a path's requests must carry, and the answer to one that does not.
     guards: Vec<(String, Credential, MockResponse)>,
     requests: Vec<RecordedRequest>,
 }
+
+/// A path, the query parameters a request must have there, and the answer.
+type QueryRoute = (String, Vec<(String, String)>, MockResponse);
 
 /// A credential a request must carry, as an API checks it.
 #[derive(Debug, Clone, PartialEq, Eq)]

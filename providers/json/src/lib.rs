@@ -77,7 +77,8 @@ impl JsonProvider {
     ) -> Result<Arc<dyn Provider>, Vec<ConfigProblem>> {
         // The registry checked the keys taken together (`JsonConfig::problems`).
         let mut problems = Vec::new();
-        let accept = match config.format {
+        let format = config.format();
+        let accept = match format {
             config::Format::Json => "application/json, */*;q=0.1",
             config::Format::Html => "text/html, application/xhtml+xml, */*;q=0.1",
         };
@@ -92,7 +93,7 @@ impl JsonProvider {
             settings,
         );
         let paging = Paging::new(config.paging());
-        let fields = match config.format {
+        let fields = match format {
             config::Format::Json => config.fields,
             config::Format::Html => schema_org::with_defaults(config.fields, schema_org::default_fields()),
         };
@@ -104,7 +105,7 @@ impl JsonProvider {
                 return Err(problems);
             }
         };
-        let mapping = match config.format {
+        let mapping = match format {
             // schema.org's members are not feed drift.
             config::Format::Html => mapping.reading_whole(),
             config::Format::Json => mapping,
@@ -118,7 +119,7 @@ impl JsonProvider {
         let body = config.body.map(|template| Body { template, cursor_at });
         let reader = PageReader {
             mapping,
-            format: config.format,
+            format,
             records: config.records.unwrap_or_else(Pointer::whole),
             captures,
         };
@@ -236,6 +237,13 @@ impl Provider for JsonProvider {
             label: self.page_label(page.as_deref()),
         });
         let content_type = headers.content_type();
+        if self.reader.format == Format::Html
+            && let Some(json) = content_type.as_deref().filter(|kind| kind.contains("json"))
+        {
+            return Err(ProviderError::Malformed(format!(
+                "the page is {json}, not a web page: a JSON API needs records and fields (format = \"json\")"
+            )));
+        }
         let summary = self
             .reader
             .read(body, name.as_ref(), sink)
@@ -321,7 +329,7 @@ fn with_content_type(
         return ProviderError::Malformed(message);
     };
     let hint = match (content_type, format) {
-        ("text/html" | "application/xhtml+xml", config::Format::Json) => {
+        ("text/html" | "application/xhtml+xml", Format::Json) => {
             ": set format = \"html\" to read the schema.org events of a web page"
         }
         _ => "",

@@ -7,7 +7,7 @@
 
 mod common;
 
-use boxoffice_core::{EventStore, RunStatus};
+use boxoffice_core::RunStatus;
 use boxoffice_testkit::{Credential, MemoryStore, MockFeedServer, MockResponse};
 use serde_json::{Value, json};
 
@@ -245,7 +245,8 @@ async fn a_venues_web_page_is_a_provider_with_its_schema_org_events() {
         MockResponse::ok(page).header("content-type", "text/html; charset=utf-8"),
     );
     let store = MemoryStore::new();
-    let lines = "format = \"html\"\ntimezone = \"Europe/Madrid\"\n";
+    // Nothing says where JSON records are: the pages are read as web pages.
+    let lines = "timezone = \"Europe/Madrid\"\n";
     let report = run(&store, built("apolo", &table(&server.url("/agenda"), lines))).await;
     assert_eq!(
         (report.status, report.seen, report.inserted, report.rejected),
@@ -296,6 +297,19 @@ async fn a_venues_web_page_is_a_provider_with_its_schema_org_events() {
     assert_eq!(
         jazz,
         Some(("https://venue.example/e/1".into(), Some("EUR".into())))
+    );
+}
+
+#[tokio::test]
+async fn a_json_document_where_a_web_page_was_expected_is_said_as_such() {
+    let server = MockFeedServer::start().await;
+    server.serve("/agenda", json_page(json!({"events": []})));
+    let store = MemoryStore::new();
+    let report = run(&store, built("venue", &table(&server.url("/agenda"), ""))).await;
+    let error = report.error.unwrap_or_default();
+    assert!(
+        error.contains("application/json") && error.contains("records and fields"),
+        "{error}"
     );
 }
 

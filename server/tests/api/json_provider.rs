@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// A recorded page of the made-up "acme" API (the json crate's fixtures).
-fn json_fixture(name: &str) -> Vec<u8> {
+pub(crate) fn json_fixture(name: &str) -> Vec<u8> {
     let path = format!(
         "{}/../providers/json/tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
@@ -25,7 +25,7 @@ fn json_fixture(name: &str) -> Vec<u8> {
 }
 
 /// The `[providers.acme]` tables, as an operator writes them.
-fn acme_tables(url: &str, key_file: &Path) -> String {
+pub(crate) fn acme_tables(url: &str, key_file: &Path) -> String {
     format!(
         r#"
 [providers.acme]

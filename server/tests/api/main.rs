@@ -21,6 +21,7 @@ mod json_provider;
 mod migrations;
 mod operations;
 mod ops_docs;
+mod preview;
 mod process;
 mod provider_kit;
 mod real_apis;

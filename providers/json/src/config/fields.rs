@@ -74,6 +74,38 @@ pub struct Fields {
     pub currency: Option<Pointers>,
 }
 
+impl Fields {
+    /// Whether no field is configured.
+    pub fn is_empty(&self) -> bool {
+        let Fields {
+            base_id,
+            event_id,
+            title,
+            starts_at,
+            ends_at,
+            timezone,
+            online,
+            sold_out,
+            min_price,
+            max_price,
+            price_scale,
+            currency,
+        } = self;
+        base_id.is_none()
+            && event_id.is_none()
+            && title.is_none()
+            && starts_at.is_none()
+            && ends_at.is_none()
+            && timezone.is_none()
+            && online.is_none()
+            && sold_out.is_none()
+            && min_price.is_none()
+            && max_price.is_none()
+            && price_scale.is_none()
+            && currency.is_none()
+    }
+}
+
 /// Where a time is, and how to read it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimeField {

@@ -65,12 +65,13 @@ pub struct JsonConfig {
     /// (`pagination.body`).
     #[serde(default)]
     pub body: Option<serde_json::Map<String, Value>>,
-    /// What the pages are: `json` (default), or `html` for web pages whose schema.org
-    /// `Event`s are published in `<script type="application/ld+json">` blocks (the
-    /// fields then default to schema.org's: `@id`, `name`, `startDate`, `endDate`,
-    /// `eventStatus`, `offers`).
+    /// What the pages are: `json`, or `html` for web pages whose schema.org `Event`s
+    /// are published in `<script type="application/ld+json">` blocks (the fields then
+    /// default to schema.org's: `@id`, `name`, `startDate`, `endDate`, `eventStatus`,
+    /// `offers`). Absent: `json`, or `html` when neither `records` nor any field nor
+    /// zones are configured (`kind` and `url` alone read a venue's page).
     #[serde(default)]
-    pub format: Format,
+    pub format: Option<Format>,
     /// RFC 6901 JSON Pointer to each document's array of records, e.g. `/shows`; `""`
     /// when the document is the array. Required with `format = "json"`. `null` or `{}`
     /// there is a page without records; in a one-document feed, a document without the
@@ -165,6 +166,16 @@ fn without_default(schema: &mut schemars::Schema) {
 }
 
 impl JsonConfig {
+    /// What the pages are: as configured, else HTML when nothing says where a JSON
+    /// document's records and values are.
+    pub fn format(&self) -> Format {
+        match self.format {
+            Some(format) => format,
+            None if self.records.is_none() && self.fields.is_empty() && self.zones.is_none() => Format::Html,
+            None => Format::Json,
+        }
+    }
+
     /// The pagination the keys describe: `[pagination]`, or the shorthand
     /// `next_page` / `page_param` + `last_page`.
     pub fn paging(&self) -> Option<Pagination> {
@@ -240,7 +251,7 @@ impl JsonConfig {
                 "auth and headers.Authorization both set the Authorization header: keep one",
             );
         }
-        match self.format {
+        match self.format() {
             Format::Json => {
                 if self.records.is_none() {
                     problem(
