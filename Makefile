@@ -1,7 +1,12 @@
 # Boxoffice. `make run` serves on 127.0.0.1:8000 with SQLite; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: run build test test-deps lint fmt clean bench
+.PHONY: run demo build test test-deps lint fmt clean bench
+
+## Serves on 127.0.0.1:8000 without a network: the three recorded Fever responses
+## synced in turn into a throwaway SQLite store, deleted at Ctrl-C (boxoffice demo).
+demo:
+	$(CARGO) run --release -p boxoffice-server --bin boxoffice -- demo
 
 run:
 	$(CARGO) run --release -p boxoffice-server --bin boxoffice -- serve

@@ -16,6 +16,7 @@
 //! Core stays free of any HTTP client; providers depend on this crate for it.
 
 pub mod auth;
+mod file;
 pub mod generate;
 pub mod headers;
 pub mod http;
@@ -26,4 +27,4 @@ pub use auth::Auth;
 pub use headers::Headers;
 pub use http::{HttpError, HttpOptions, HttpSource, PageRequest};
 pub use query::Query;
-pub use url::{FeedUrl, display_url};
+pub use url::{FeedUrl, display_url, relative_file};

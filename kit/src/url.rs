@@ -1,4 +1,5 @@
-//! Feed addresses: http or https only, never shown with their credentials or query.
+//! Feed addresses: `http`, `https`, or `file` for a feed on this machine's disk; never
+//! shown with their credentials or query.
 
 use std::fmt;
 
@@ -6,14 +7,22 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 
-/// A feed's address, checked when read: `http` or `https`. It may carry credentials
-/// or a token in its query; [`Display`](fmt::Display) and logs show it without them.
+/// A feed's address, checked when read: `http`, `https`, or `file:///absolute/path`
+/// (a `file:relative/path` is resolved against the configuration file's directory
+/// before it gets here). It may carry credentials or a token in its query;
+/// [`Display`](fmt::Display) and logs show it without them.
 #[derive(Clone, PartialEq, Eq)]
 pub struct FeedUrl(Url);
 
 impl FeedUrl {
     /// Checks `url`.
     pub fn parse(url: &str) -> Result<Self, String> {
+        if relative_file(url).is_some() {
+            return Err(format!(
+                "{url:?} is a relative file address, read relative to the configuration file; \
+                 without one, write file:///absolute/path"
+            ));
+        }
         let parsed = Url::parse(url).map_err(|error| format!("not a URL: {error}"))?;
         check_scheme(&parsed)?;
         Ok(Self(parsed))
@@ -28,8 +37,19 @@ impl FeedUrl {
 fn check_scheme(url: &Url) -> Result<(), String> {
     match url.scheme() {
         "http" | "https" => Ok(()),
-        other => Err(format!("the scheme must be http or https, not {other:?}")),
+        "file" if url.to_file_path().is_ok() => Ok(()),
+        "file" => {
+            Err("a file address names an absolute path on this machine: file:///srv/feeds/x.xml".into())
+        }
+        other => Err(format!("the scheme must be http, https or file, not {other:?}")),
     }
+}
+
+/// The path of a `file:` address relative to the configuration file (`file:feeds/x.xml`,
+/// `file:./x.xml`), if `text` is one.
+pub fn relative_file(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("file:")?;
+    (!rest.starts_with('/') && !rest.is_empty()).then_some(rest)
 }
 
 impl fmt::Display for FeedUrl {
@@ -95,9 +115,10 @@ pub fn display_url(url: &Url) -> String {
     text
 }
 
-/// Whether two addresses share scheme, host and port.
+/// Whether two addresses share scheme, host and port; any two files do (their pages
+/// are kept to the first one's directory instead).
 pub fn same_origin(a: &Url, b: &Url) -> bool {
-    a.origin() == b.origin()
+    (a.scheme() == "file" && b.scheme() == "file") || a.origin() == b.origin()
 }
 
 #[cfg(test)]
@@ -129,13 +150,21 @@ mod tests {
     }
 
     #[test]
-    fn only_http_and_https_are_accepted() {
+    fn only_http_https_and_absolute_files_are_accepted() {
         assert!(FeedUrl::parse("ftp://x/").is_err());
         assert!(FeedUrl::parse("not a url").is_err());
-        let error = serde_json::from_value::<FeedUrl>(serde_json::json!("file:///etc/passwd?token=abc"))
+        let error = serde_json::from_value::<FeedUrl>(serde_json::json!("gopher://x/?token=abc"))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.contains("scheme") && !error.contains("abc"), "{error}");
+        assert!(FeedUrl::parse("file:///srv/feeds/partner.xml").is_ok());
+        let relative = FeedUrl::parse("file:feeds/partner.xml").err().unwrap_or_default();
+        assert!(
+            relative.contains("relative to the configuration file"),
+            "{relative}"
+        );
+        assert_eq!(relative_file("file:./x.xml"), Some("./x.xml"));
+        assert_eq!(relative_file("file:///x.xml"), None);
     }
 }

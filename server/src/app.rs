@@ -130,6 +130,7 @@ impl Application {
             self.config.database.poll_interval,
             stop_rx,
         );
+        let notice = spawn_unreachable_notice(Arc::clone(&engine), Arc::clone(&self.state.read_model));
         let limits = &self.config.server;
         let proxies = http::client::TrustedProxies::new(limits.trusted_proxies.clone());
         let guard = http::guard::GuardConfig {
@@ -171,9 +172,62 @@ impl Application {
         }
         refresher.abort();
         let _ = refresher.await;
+        notice.abort();
+        let _ = notice.await;
         info!("Stopped.");
         Ok(())
     }
+}
+
+/// Says once, in plain words, what a first run that cannot reach its provider means
+/// for a newcomer: nothing to search until a sync succeeds (`make run` on a machine
+/// without the network), and where to go instead. Watches the first run of each
+/// enabled instance, then ends.
+fn spawn_unreachable_notice(
+    engine: Arc<boxoffice_core::SyncEngine>,
+    read_model: Arc<ReadModel>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut waiting: Option<Vec<String>> = None;
+        for _ in 0..300 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let Ok(instances) = engine.instances().await else {
+                continue;
+            };
+            let pending = waiting.get_or_insert_with(|| {
+                instances
+                    .iter()
+                    .filter(|i| i.enabled)
+                    .map(|i| i.name.clone())
+                    .collect()
+            });
+            for instance in &instances {
+                let Some(report) = instance
+                    .last_report
+                    .as_ref()
+                    .filter(|_| pending.contains(&instance.name))
+                else {
+                    continue;
+                };
+                pending.retain(|name| *name != instance.name);
+                let error = report.error.as_deref().unwrap_or_default();
+                if read_model.snapshot().is_empty() && error.contains("could not connect") {
+                    tracing::warn!(
+                        provider = %instance.name,
+                        %error,
+                        "The provider {} cannot be reached, so /search stays empty until one of its \
+                         syncs succeeds. To see Boxoffice at work without a network, run `make demo` \
+                         (boxoffice demo); the provider's address is providers.{}.url in the configuration.",
+                        instance.name,
+                        instance.name
+                    );
+                }
+            }
+            if pending.is_empty() {
+                return;
+            }
+        }
+    })
 }
 
 /// The runtime syncs run on: one thread at the lowest scheduling priority, so that

@@ -149,6 +149,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = FeedFormat::Xml)]
         format: FeedFormat,
     },
+    /// Serve a demo on 127.0.0.1:8000 without a network: the three recorded Fever
+    /// responses synced in turn into a throwaway SQLite store (deleted at Ctrl-C).
+    Demo {
+        /// Where to serve.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        addr: std::net::SocketAddr,
+        /// The pause between two syncs, e.g. `5s`.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        pause: std::time::Duration,
+    },
     /// Print a shell completion script to standard output.
     ///
     /// E.g. `boxoffice completions bash > /etc/bash_completion.d/boxoffice`, or
@@ -198,6 +208,14 @@ impl Cli {
                 FeedFormat::Json => json_feed::write_feed(out, &shape),
             };
             return written.context("writing the feed to standard output");
+        }
+        // Its own configuration: it needs no file, and writes none.
+        if let Some(Command::Demo { addr, pause }) = self.command {
+            let demo = crate::demo::Demo::prepare(addr)?;
+            let telemetry = telemetry::init(&demo.config)?;
+            let outcome = demo.run(pause).await;
+            telemetry.shutdown().await;
+            return outcome;
         }
         // Neither needs a configuration: they describe the command line itself.
         if let Some(Command::Completions { shell }) = self.command {
@@ -266,9 +284,11 @@ impl Cli {
                 print_providers(&config);
                 Ok(())
             }
-            Command::GenFeed { .. } | Command::CheckConfig | Command::Completions { .. } | Command::Man => {
-                Ok(())
-            }
+            Command::GenFeed { .. }
+            | Command::CheckConfig
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Demo { .. } => Ok(()),
         }
     }
 }

@@ -225,6 +225,16 @@ impl HttpSource {
     }
 
     async fn send(&self, request: PageRequest<'_>) -> Result<Opened, HttpError> {
+        if self.url.url().scheme() == "file" {
+            let url = self.target(request.url)?;
+            let first = crate::file::path_of(self.url.url())?;
+            if !crate::file::within(&first, &crate::file::path_of(&url)?) {
+                return Err(HttpError::Refused(format!(
+                    "the next page ({url}) is not in the feed file's directory"
+                )));
+            }
+            return crate::file::open(&url, request.validators).await;
+        }
         let response = match self.send_once(request).await? {
             Sent::Refused(_) if self.auth.renews() => {
                 // The kept token may have been revoked early: one new token, one retry.

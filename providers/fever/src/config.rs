@@ -17,8 +17,9 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct FeverConfig {
     /// The feed's address: an `http` or `https` URL that answers a GET with the whole
-    /// `eventList` document. It may carry credentials or a token; logs and errors
-    /// show it without them.
+    /// `eventList` document, or a file (`file:///srv/feeds/fever.xml`, or
+    /// `file:fever.xml` beside the configuration file). It may carry credentials or a
+    /// token; logs and errors show it without them.
     pub url: FeedUrl,
     /// Request headers sent with every request (e.g. an API key): each a string,
     /// `{ env = "NAME" }` or `{ file = "PATH" }`; never printed.

@@ -31,8 +31,10 @@ pub const DEFAULT_HORIZON: Duration = Duration::from_secs(365 * 86_400);
 #[serde(deny_unknown_fields)]
 pub struct IcalConfig {
     /// The calendar's address: an `http` or `https` URL that answers a GET with an
-    /// RFC 5545 document (`webcal://` links are `https://` ones). It may carry a
-    /// token; logs and errors show it without its query and credentials.
+    /// RFC 5545 document (`webcal://` links are `https://` ones), or a file
+    /// (`file:///srv/feeds/agenda.ics`, or `file:agenda.ics` beside the configuration
+    /// file). It may carry a token; logs and errors show it without its query and
+    /// credentials.
     pub url: FeedUrl,
     /// Request headers sent with every request (e.g. an API key): each a string,
     /// `{ env = "NAME" }` or `{ file = "PATH" }`; never printed.

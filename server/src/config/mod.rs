@@ -131,12 +131,28 @@ impl Config {
         let environment = Env::prefixed(ENV_PREFIX)
             .filter(|key| is_configuration_key(key.as_str()))
             .split("__");
-        Self::from_figment(figment.merge(environment))
+        let file = path.or_else(|| {
+            Path::new(DEFAULT_CONFIG_FILE)
+                .is_file()
+                .then_some(Path::new(DEFAULT_CONFIG_FILE))
+        });
+        let base = file
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Self::from_figment_in(figment.merge(environment), &base)
     }
 
-    /// Extracts and checks a configuration from any figment (tests build their own).
+    /// Extracts and checks a configuration from any figment (tests build their own);
+    /// relative `file:` feed addresses are read from the working directory.
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigErrors> {
-        let config: Config = figment.extract().map_err(|errors| {
+        Self::from_figment_in(figment, Path::new(""))
+    }
+
+    /// [`Self::from_figment`], relative `file:` feed addresses read from `base` (the
+    /// configuration file's directory).
+    pub fn from_figment_in(figment: Figment, base: &Path) -> Result<Self, ConfigErrors> {
+        let mut config: Config = figment.extract().map_err(|errors| {
             ConfigErrors(
                 errors
                     .into_iter()
@@ -156,6 +172,9 @@ impl Config {
                     .collect(),
             )
         })?;
+        for provider in config.providers.values_mut() {
+            absolute_file_addresses(&mut provider.options, base);
+        }
         config.check().map(|_| config)
     }
 
@@ -259,6 +278,30 @@ impl Config {
             .token
             .clone()
             .filter(|token| !token.expose().is_empty()))
+    }
+}
+
+/// Rewrites every `url` of a provider's keys (its tables' too) that is a relative
+/// `file:` address into an absolute one, relative to `base`: a partner's feed file
+/// next to the configuration is `url = "file:feeds/partner.xml"`.
+fn absolute_file_addresses(options: &mut serde_json::Map<String, serde_json::Value>, base: &Path) {
+    let base = if base.as_os_str().is_empty() {
+        std::env::current_dir().unwrap_or_default()
+    } else {
+        std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf())
+    };
+    for (key, value) in options.iter_mut() {
+        match value {
+            serde_json::Value::String(text) if key == "url" => {
+                if let Some(relative) = boxoffice_kit::relative_file(text)
+                    && let Ok(url) = url::Url::from_file_path(base.join(relative))
+                {
+                    *text = url.to_string();
+                }
+            }
+            serde_json::Value::Object(table) => absolute_file_addresses(table, &base),
+            _ => {}
+        }
     }
 }
 

@@ -108,10 +108,14 @@ impl ServerProcess {
     /// Starts `boxoffice --config <config> serve` (the configuration should listen on
     /// `127.0.0.1:0` with `log.level` at least `info`) and waits until it serves.
     pub async fn start(config: &Path, env: &[(&str, &str)]) -> Self {
+        let config = config.to_string_lossy().into_owned();
+        Self::start_with(&["--config", &config, "serve"], env).await
+    }
+
+    /// Starts `boxoffice args…` (a command that serves) and waits until it serves.
+    pub async fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = command(env)
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -163,12 +167,17 @@ impl ServerProcess {
     }
 
     /// SIGTERM, then waits for it to exit: its status and its whole standard error.
-    pub async fn stop(mut self) -> (ExitStatus, String) {
+    pub async fn stop(self) -> (ExitStatus, String) {
+        self.stop_with("TERM").await
+    }
+
+    /// `signal` (`TERM`, `INT`: Ctrl-C), then waits for it to exit.
+    pub async fn stop_with(mut self, signal: &str) -> (ExitStatus, String) {
         let signalled = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([format!("-{signal}"), self.child.id().to_string()])
             .status()
             .expect("running kill");
-        assert!(signalled.success(), "kill -TERM failed");
+        assert!(signalled.success(), "kill -{signal} failed");
         let started = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("polling boxoffice") {

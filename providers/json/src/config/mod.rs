@@ -37,9 +37,10 @@ use crate::pointer::Pointer;
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonConfig {
-    /// The first page's address: an `http` or `https` URL. It may carry a token; logs
-    /// and errors show it without its query and credentials. Further pages must stay on
-    /// its origin.
+    /// The first page's address: an `http` or `https` URL, or a file
+    /// (`file:///srv/feeds/shows.json`, or `file:shows.json` beside the configuration
+    /// file). It may carry a token; logs and errors show it without its query and
+    /// credentials. Further pages must stay on its origin (a file's: its directory).
     pub url: FeedUrl,
     /// Request headers sent with every request (e.g. an API key): each a string,
     /// `{ env = "NAME" }` or `{ file = "PATH" }`; never printed.
