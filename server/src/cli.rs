@@ -2,16 +2,20 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use boxoffice_core::RunStatus;
 use boxoffice_core::registry;
+use boxoffice_core::sync::progress::ProgressSnapshot;
 use boxoffice_provider_fever::generate::{FeedShape, write_feed};
 use boxoffice_provider_json::generate as json_feed;
 use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::app::{self, Application, Services};
 use crate::config::{self, CONFIG_FILE_ENV, Config};
+use crate::progress::{Board, Counting, Display, Shown};
 use crate::telemetry;
 
 /// Boxoffice: pulls event providers' feeds into one store and serves a marketplace search.
@@ -21,6 +25,11 @@ pub struct Cli {
     /// Configuration file (default: ./config.toml when it exists).
     #[arg(long, global = true, value_name = "PATH", env = CONFIG_FILE_ENV)]
     pub config: Option<PathBuf>,
+
+    /// Show no progress on the standard error (`sync`, `replay`, `preview`,
+    /// `gen-feed`); the standard output is the same.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -41,7 +50,8 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("RUST_LOG", "A tracing filter; wins over log.level."),
     (
         "NO_COLOR",
-        "Set and not empty: no colours in log lines, even on a terminal.",
+        "Set and not empty: no colours in log lines and no progress bar, even on a terminal \
+         (a plain progress line every few seconds instead).",
     ),
 ];
 
@@ -196,18 +206,34 @@ impl Cli {
         }) = self.command
         {
             // Needs no configuration: it writes a file and touches nothing else.
-            let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
             let shape = FeedShape {
                 base_events,
                 events_per_base,
                 zones,
                 seed,
             };
-            let written = match format {
-                FeedFormat::Xml => write_feed(out, &shape),
-                FeedFormat::Json => json_feed::write_feed(out, &shape),
-            };
-            return written.context("writing the feed to standard output");
+            let written = Arc::new(AtomicU64::new(0));
+            let board = Board::new(Display::choose(self.quiet));
+            let counted = Arc::clone(&written);
+            let shown = board.show("gen-feed", move || {
+                Some(ProgressSnapshot {
+                    bytes: counted.load(Ordering::Relaxed),
+                    ..ProgressSnapshot::default()
+                })
+            });
+            let counting = Arc::clone(&written);
+            let outcome = tokio::task::spawn_blocking(move || {
+                let stdout = Counting::new(std::io::stdout().lock(), counting);
+                let out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+                match format {
+                    FeedFormat::Xml => write_feed(out, &shape),
+                    FeedFormat::Json => json_feed::write_feed(out, &shape),
+                }
+            })
+            .await
+            .context("generating the feed")?;
+            shown.finish().await;
+            return outcome.context("writing the feed to standard output");
         }
         // Its own configuration: it needs no file, and writes none.
         if let Some(Command::Demo { addr, pause }) = self.command {
@@ -258,10 +284,14 @@ impl Cli {
                 let app = Application::build(config).await?;
                 app.run_until_stopped(app::shutdown_signal()).await
             }
-            Command::Sync { provider } => sync(&config, provider).await,
+            Command::Sync { provider } => sync(&config, provider, self.quiet).await,
             Command::Replay { provider, run } => {
                 let services = Services::start(&config).await?;
-                let report = services.engine.replay(&provider, run).await?;
+                let board = Board::new(Display::choose(self.quiet));
+                let shown = watch_engine(&board, &services.engine, &format!("replay {provider}"), &provider);
+                let report = services.engine.replay(&provider, run).await;
+                shown.finish().await;
+                let report = report?;
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&report).context("printing the report")?
@@ -279,7 +309,7 @@ impl Cli {
                 provider,
                 limit,
                 json,
-            } => crate::preview::run(&config, &provider, limit, json).await,
+            } => crate::preview::run(&config, &provider, limit, json, Display::choose(self.quiet)).await,
             Command::Providers => {
                 print_providers(&config);
                 Ok(())
@@ -358,7 +388,16 @@ async fn retire(config: &Config, provider: &str, yes: bool) -> anyhow::Result<()
     Ok(())
 }
 
-async fn sync(config: &Config, provider: Option<String>) -> anyhow::Result<()> {
+/// Shows the progress of the run of `name` the engine has going, as `label`.
+fn watch_engine(board: &Board, engine: &Arc<boxoffice_core::SyncEngine>, label: &str, name: &str) -> Shown {
+    let engine = Arc::clone(engine);
+    let name = name.to_owned();
+    board.show(label, move || {
+        engine.live_progress(&name).map(|(_, progress)| progress)
+    })
+}
+
+async fn sync(config: &Config, provider: Option<String>, quiet: bool) -> anyhow::Result<()> {
     let services = Services::start(config).await?;
     let names: Vec<String> = match provider {
         Some(name) => vec![name],
@@ -373,8 +412,12 @@ async fn sync(config: &Config, provider: Option<String>) -> anyhow::Result<()> {
     };
     anyhow::ensure!(!names.is_empty(), "no enabled provider instance is configured");
     let mut failed = Vec::new();
+    let board = Board::new(Display::choose(quiet));
     for name in names {
-        let report = services.engine.run(&name).await?;
+        let shown = watch_engine(&board, &services.engine, &format!("sync {name}"), &name);
+        let report = services.engine.run(&name).await;
+        shown.finish().await;
+        let report = report?;
         println!(
             "{}",
             serde_json::to_string_pretty(&report).context("printing the report")?

@@ -8,6 +8,7 @@ pub mod http;
 pub mod metrics;
 pub mod pages;
 pub mod preview;
+pub mod progress;
 pub mod providers;
 pub mod read_model;
 pub mod serve;

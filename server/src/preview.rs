@@ -4,16 +4,19 @@
 //! tried before it syncs.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use anyhow::Context;
 use boxoffice_core::model::format;
 use boxoffice_core::sync::preview::{Preview, preview};
+use boxoffice_core::sync::progress::Progress;
 use boxoffice_core::{EventRecord, SellMode};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::config::Config;
+use crate::progress::{Board, Display};
 
 /// One record as /search and /events/{id} would show it.
 #[derive(Debug, Serialize)]
@@ -70,7 +73,13 @@ struct Printed<'a> {
 
 /// Previews instance `name` of `config`, printing at most `limit` records; fails when
 /// the run would fail.
-pub async fn run(config: &Config, name: &str, limit: usize, json: bool) -> anyhow::Result<()> {
+pub async fn run(
+    config: &Config,
+    name: &str,
+    limit: usize,
+    json: bool,
+    display: Display,
+) -> anyhow::Result<()> {
     let instance = config
         .providers
         .get(name)
@@ -79,7 +88,12 @@ pub async fn run(config: &Config, name: &str, limit: usize, json: bool) -> anyho
         let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the instance cannot be built:\n  {}", listed.join("\n  "))
     })?;
-    let found = preview(&built, limit).await;
+    let progress = Arc::new(Progress::default());
+    let board = Board::new(display);
+    let counted = Arc::clone(&progress);
+    let shown = board.show(&format!("preview {name}"), move || Some(counted.snapshot()));
+    let found = preview(&built, limit, progress).await;
+    shown.finish().await;
     let out = if json {
         let shown = found.records.iter().map(Shown::from).collect();
         serde_json::to_string_pretty(&Printed {

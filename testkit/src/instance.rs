@@ -46,8 +46,15 @@ pub async fn read_first_page(
         page: None,
         validators,
     };
-    let result =
-        boxoffice_core::sync::feed::read_page(built.provider.as_ref(), request, 1, limits, None, &mut sink)
-            .await;
+    let result = boxoffice_core::sync::feed::read_page(
+        built.provider.as_ref(),
+        request,
+        1,
+        limits,
+        None,
+        None,
+        &mut sink,
+    )
+    .await;
     (result, sink)
 }

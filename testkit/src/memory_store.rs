@@ -186,10 +186,11 @@ impl EventStore for MemoryStore {
         Ok(())
     }
 
-    async fn run_heartbeat(&self, run_id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn run_heartbeat(&self, report: &SyncReport, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.check()?;
         for (run, heartbeat) in &mut lock(&self.data).runs {
-            if run.run_id == run_id {
+            if run.run_id == report.run_id && run.status == boxoffice_core::RunStatus::Running {
+                *run = report.clone();
                 *heartbeat = Some(at);
             }
         }

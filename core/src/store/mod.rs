@@ -172,8 +172,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// process shows it running until it is recorded.
     async fn run_started(&self, report: &SyncReport) -> Result<(), StoreError>;
 
-    /// Tells that the running run `run_id` is alive (see [`STALE_AFTER`]).
-    async fn run_heartbeat(&self, run_id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Tells that the running run of `report` is alive (see [`STALE_AFTER`]), with its
+    /// figures so far (`seen`, `rejected`, `bytes`, `pages`), which every process then
+    /// shows for it.
+    async fn run_heartbeat(&self, report: &SyncReport, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Forgets a run entered by [`run_started`](Self::run_started) that never ran
     /// (another process held the instance).

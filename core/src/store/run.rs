@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::provider::Rejection;
 
-/// How often a running run tells the store it is alive.
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// How often a running run tells the store it is alive, with its figures so far.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 
 /// How long a running run may go without telling the store it is alive before every
 /// process counts it as abandoned (its process stopped without finishing it).

@@ -11,6 +11,7 @@ use super::archive::{PayloadArchive, SharedWriter};
 use super::checked::CheckedSink;
 use super::feed::{FeedLimits, PageRead, parse_bytes};
 use super::pages::{FeedWalk, PageCopies, Walked};
+use super::progress::Progress;
 use super::report::MAX_LISTED_REJECTIONS;
 use super::sink::BatchingSink;
 use crate::provider::{Provider, ProviderError, Rejection, Validators};
@@ -33,6 +34,8 @@ pub(super) struct Attempt<'a> {
     pub name: &'a str,
     pub config: &'a ProviderConfig,
     pub provider: &'a dyn Provider,
+    /// Where the run's figures are counted as it goes.
+    pub progress: &'a Arc<Progress>,
 }
 
 /// How the documents were read.
@@ -57,6 +60,7 @@ impl Attempt<'_> {
             Err(error) => return Ok(Err(sink_error(error))),
             Ok(transaction) => transaction,
         };
+        self.progress.reset();
         report.pages = 0;
         report.bytes = 0;
         report.payload = None;
@@ -124,6 +128,7 @@ impl Attempt<'_> {
             },
             max_pages: self.config.max_pages,
             validators: stored.as_ref(),
+            progress: Some(Arc::clone(self.progress)),
         };
         let mut copies = ArchiveCopies {
             archive: self.archive,
@@ -132,7 +137,7 @@ impl Attempt<'_> {
             hashes: Vec::new(),
         };
         let mut walked = Walked::default();
-        let mut checked = CheckedSink::new(sink);
+        let mut checked = CheckedSink::new(sink).counting(Arc::clone(self.progress));
         let outcome = walk.walk(&mut checked, &mut copies, &mut walked).await;
         report.pages = walked.attempted;
         report.bytes = walked.bytes;
@@ -157,10 +162,12 @@ impl Attempt<'_> {
         report: &mut SyncReport,
     ) -> Result<Read, ProviderError> {
         report.replayed_from = pages.first().map(|(hash, _)| hash.clone());
-        let mut checked = CheckedSink::new(sink);
+        let mut checked = CheckedSink::new(sink).counting(Arc::clone(self.progress));
         for (_, bytes) in pages {
             let number = report.pages + 1;
+            self.progress.page_opened(Some(bytes.len() as u64));
             let (_, length) = parse_bytes(self.provider, bytes.clone(), number, &mut checked).await?;
+            self.progress.read(length);
             report.pages = number;
             report.bytes += length;
         }

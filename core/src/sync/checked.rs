@@ -2,10 +2,12 @@
 //! the model's checks, and one copy of a session per run.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use super::progress::Progress;
 use crate::model::EventRecord;
 use crate::provider::{RecordSink, Rejection, SinkError};
 
@@ -14,6 +16,7 @@ use crate::provider::{RecordSink, Rejection, SinkError};
 pub struct CheckedSink<'a> {
     inner: &'a mut dyn RecordSink,
     seen_ids: HashSet<Uuid>,
+    progress: Option<Arc<Progress>>,
     /// What went through so far.
     pub counts: CheckedCounts,
 }
@@ -35,8 +38,15 @@ impl<'a> CheckedSink<'a> {
         Self {
             inner,
             seen_ids: HashSet::new(),
+            progress: None,
             counts: CheckedCounts::default(),
         }
+    }
+
+    /// The same, counting each record into `progress` too.
+    pub fn counting(mut self, progress: Arc<Progress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 }
 
@@ -70,11 +80,17 @@ impl RecordSink for CheckedSink<'_> {
         }
         self.counts.records += 1;
         self.counts.accepted += 1;
+        if let Some(progress) = &self.progress {
+            progress.record(false);
+        }
         self.inner.accept(record).await
     }
 
     fn reject(&mut self, rejection: Rejection) {
         self.counts.records += 1;
+        if let Some(progress) = &self.progress {
+            progress.record(true);
+        }
         self.inner.reject(rejection);
     }
 

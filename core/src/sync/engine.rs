@@ -19,6 +19,7 @@ use super::SyncError;
 use super::archive::PayloadArchive;
 use super::attempt::{Attempt, Source};
 use super::breaker::{CircuitState, circuit, count_run};
+use super::progress::{Progress, ProgressSnapshot};
 use super::report::{fail, log_report, record_metrics};
 use super::retry::RetryPolicy;
 use crate::registry::BuiltProvider;
@@ -33,6 +34,8 @@ pub(super) struct Instance {
     /// Held by this process's run of the instance (another process's run is seen
     /// through the store's history and refused by the store's lock).
     running: Arc<tokio::sync::Mutex<()>>,
+    /// The run going on in this process, and how far it has got.
+    live: std::sync::Mutex<Option<(Uuid, Arc<Progress>)>>,
 }
 
 /// What the engine tells of an instance, the same in every process: its switch, and
@@ -60,6 +63,10 @@ pub struct InstanceStatus {
     pub last_success: Option<DateTime<Utc>>,
     /// The last finished run's report.
     pub last_report: Option<SyncReport>,
+    /// The run going on, in any process, with its figures so far (`seen`, `rejected`,
+    /// `bytes`, `pages`: this process's own count, or another's last heartbeat).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<SyncReport>,
 }
 
 /// Runs provider instances into a store.
@@ -92,6 +99,7 @@ impl SyncEngine {
                     enabled: AtomicBool::new(built.config.enabled),
                     built,
                     running: Arc::new(tokio::sync::Mutex::new(())),
+                    live: std::sync::Mutex::new(None),
                 };
                 (instance.built.name.clone(), Arc::new(instance))
             })
@@ -128,6 +136,32 @@ impl SyncEngine {
         self.shutdown.cancel();
     }
 
+    /// The run of `name` going on in this process, if any: its id and how far it has
+    /// got (a run in another process is seen through the store's history).
+    pub fn live_progress(&self, name: &str) -> Option<(Uuid, ProgressSnapshot)> {
+        let instance = self.instances.get(name)?;
+        let live = instance.live.lock().ok()?;
+        live.as_ref()
+            .map(|(run_id, progress)| (*run_id, progress.snapshot()))
+    }
+
+    /// `report` of a running run with this process's own figures when this process
+    /// runs it (fresher than the store's last heartbeat); as it is otherwise.
+    pub fn with_live_figures(&self, mut report: SyncReport) -> SyncReport {
+        if report.status != RunStatus::Running {
+            return report;
+        }
+        if let Some((run_id, now)) = self.live_progress(&report.provider)
+            && run_id == report.run_id
+        {
+            report.seen = now.records;
+            report.rejected = now.rejected;
+            report.bytes = now.bytes;
+            report.pages = now.pages;
+        }
+        report
+    }
+
     /// Changes each time a run commits changes to the store.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.committed.subscribe()
@@ -142,6 +176,11 @@ impl SyncEngine {
             let state = self.store.instance_state(name).await?;
             let recent = self.store.runs(name, 2).await?;
             let running_elsewhere = recent.first().is_some_and(|run| run.status == RunStatus::Running);
+            let current = recent
+                .first()
+                .filter(|run| run.status == RunStatus::Running)
+                .cloned()
+                .map(|run| self.with_live_figures(run));
             statuses.push(InstanceStatus {
                 name: name.clone(),
                 kind: instance.built.kind,
@@ -152,6 +191,7 @@ impl SyncEngine {
                 consecutive_failures: state.consecutive_failures,
                 last_success: state.last_success,
                 last_report: recent.into_iter().find(|run| run.status != RunStatus::Running),
+                current,
             });
         }
         Ok(statuses)
@@ -288,14 +328,30 @@ impl SyncEngine {
     ) -> Result<SyncReport, SyncError> {
         let name = instance.built.name.as_str();
         let run_id = report.run_id;
-        let span = info_span!("sync", provider = %name, kind = instance.built.kind, run_id = %run_id);
-        let run = self.run_locked(instance, report.clone(), source).instrument(span);
+        let progress = Arc::new(Progress::default());
+        if let Ok(mut live) = instance.live.lock() {
+            *live = Some((run_id, Arc::clone(&progress)));
+        }
+        let span = info_span!("sync", provider = %name, kind = instance.built.kind, run_id = %run_id,
+            pages = tracing::field::Empty, bytes = tracing::field::Empty,
+            records = tracing::field::Empty, rejected = tracing::field::Empty);
+        let run = self
+            .run_locked(instance, report.clone(), source, &progress)
+            .instrument(span.clone());
         let heartbeat = async {
             let mut beats = tokio::time::interval(HEARTBEAT_EVERY);
+            beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             beats.tick().await;
+            let mut running = report.clone();
             loop {
                 beats.tick().await;
-                if let Err(error) = self.store.run_heartbeat(run_id, Utc::now()).await {
+                // The figures so far go with the heartbeat: every process shows them.
+                let now = progress.snapshot();
+                running.seen = now.records;
+                running.rejected = now.rejected;
+                running.bytes = now.bytes;
+                running.pages = now.pages;
+                if let Err(error) = self.store.run_heartbeat(&running, Utc::now()).await {
                     warn!(provider = %name, %error, "Cannot tell the store the run is alive.");
                 }
             }
@@ -304,6 +360,7 @@ impl SyncEngine {
             biased;
             () = self.shutdown.cancelled() => {
                 warn!(provider = %name, "Sync cancelled by shutdown; nothing of it was committed.");
+                self.end_live(instance);
                 let mut cancelled = report;
                 fail(&mut cancelled, "cancelled: the service shut down; nothing of the run was kept");
                 cancelled.finished_at = Utc::now();
@@ -314,6 +371,7 @@ impl SyncEngine {
             () = heartbeat => unreachable_heartbeat(),
             outcome = run => outcome,
         };
+        self.end_live(instance);
         let report = match outcome {
             Ok(report) => report,
             Err(error) => {
@@ -323,8 +381,20 @@ impl SyncEngine {
                 return Err(error);
             }
         };
+        // What the run did, on its trace's span too.
+        span.record("pages", report.pages);
+        span.record("bytes", report.bytes);
+        span.record("records", report.seen);
+        span.record("rejected", report.rejected);
         self.after_run(instance, &report).await;
         Ok(report)
+    }
+
+    /// The run of `instance` in this process is over.
+    fn end_live(&self, instance: &Instance) {
+        if let Ok(mut live) = instance.live.lock() {
+            *live = None;
+        }
     }
 
     /// The breaker and last success kept for every process, the metrics, the history
@@ -365,6 +435,7 @@ impl SyncEngine {
         instance: &Instance,
         mut report: SyncReport,
         source: Source,
+        progress: &Arc<Progress>,
     ) -> Result<SyncReport, SyncError> {
         let name = &instance.built.name;
         let config = &instance.built.config;
@@ -380,6 +451,7 @@ impl SyncEngine {
             name,
             config,
             provider: instance.built.provider.as_ref(),
+            progress,
         };
         let mut quarantine = Vec::new();
         loop {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, ReadBuf};
 
+use super::progress::Progress;
 use crate::provider::{
     Document, FeedTooLarge, OpenRequest, Opened, Parsed, Provider, ProviderError, RecordSink, Validators,
 };
@@ -51,6 +52,7 @@ struct Metered<R> {
     read: Arc<AtomicU64>,
     limit: u64,
     copy: Option<Box<dyn Write + Send>>,
+    progress: Option<Arc<Progress>>,
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Metered<R> {
@@ -70,6 +72,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for Metered<R> {
                     buf.set_filled(before);
                     return Poll::Ready(Err(std::io::Error::other(FeedTooLarge { limit: this.limit })));
                 }
+                if let Some(progress) = &this.progress {
+                    progress.read(chunk.len() as u64);
+                }
                 if let Some(copy) = this.copy.as_mut()
                     && copy.write_all(chunk).is_err()
                 {
@@ -84,14 +89,15 @@ impl<R: AsyncRead + Unpin> AsyncRead for Metered<R> {
 }
 
 /// Opens one document of `provider` and parses it into `sink` within `limits`,
-/// copying the bytes into `copy` when given. Used by the sync engine, and by provider
-/// tests to run a provider exactly as the engine does.
+/// copying the bytes into `copy` when given and counting them into `progress`. Used by
+/// the sync engine, and by provider tests to run a provider exactly as the engine does.
 pub async fn read_page(
     provider: &dyn Provider,
     request: OpenRequest<'_>,
     number: u32,
     limits: FeedLimits,
     copy: Option<Box<dyn Write + Send>>,
+    progress: Option<Arc<Progress>>,
     sink: &mut dyn RecordSink,
 ) -> Result<PageRead, ProviderError> {
     let read = Arc::new(AtomicU64::new(0));
@@ -106,11 +112,15 @@ pub async fn read_page(
                 limit: limits.max_bytes,
             });
         }
+        if let Some(progress) = &progress {
+            progress.page_opened(feed.length);
+        }
         let metered = Metered {
             inner: feed.body,
             read: counter,
             limit: limits.max_bytes,
             copy,
+            progress,
         };
         let body = tokio::io::BufReader::with_capacity(READ_BUFFER_BYTES, metered);
         let document = Document {

@@ -9,6 +9,7 @@
 //! - `checked.rs`: the model's checks and one copy of a session per run;
 //! - `sink.rs`: the batching sink records go through;
 //! - `preview.rs`: a run that stores nothing, for a person to read;
+//! - `progress.rs`: how far a running run has got, for whoever watches it;
 //! - `retry.rs`, `breaker.rs`: what happens after a failure;
 //! - `report.rs`: reports logged and published as metrics;
 //! - `archive.rs`: the payload archive `replay` re-maps.
@@ -21,6 +22,7 @@ mod engine;
 pub mod feed;
 pub mod pages;
 pub mod preview;
+pub mod progress;
 pub mod report;
 pub mod retry;
 mod schedule;

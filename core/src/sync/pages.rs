@@ -6,12 +6,14 @@
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::sync::Arc;
 
 use serde::Serialize;
 use tracing::Instrument;
 
 use super::checked::{CheckedCounts, CheckedSink};
 use super::feed::{FeedLimits, PageRead, read_page};
+use super::progress::Progress;
 use crate::provider::{OpenRequest, PageName, Provider, ProviderError, Validators};
 
 /// What a walk reads with.
@@ -25,6 +27,8 @@ pub struct FeedWalk<'a> {
     /// Validators of the document the last committed run read, sent with the first
     /// request.
     pub validators: Option<&'a Validators>,
+    /// Where the pages and bytes are counted as they are read, if anywhere.
+    pub progress: Option<Arc<Progress>>,
 }
 
 /// One page a walk read.
@@ -105,9 +109,17 @@ impl FeedWalk<'_> {
             };
             let before = sink.counts;
             let span = tracing::debug_span!("page", number);
-            let read = read_page(self.provider, request, number, self.limits, copies.open(), sink)
-                .instrument(span)
-                .await;
+            let read = read_page(
+                self.provider,
+                request,
+                number,
+                self.limits,
+                copies.open(),
+                self.progress.clone(),
+                sink,
+            )
+            .instrument(span)
+            .await;
             copies.close(&read);
             let read = read.map_err(|error| named(error, &name))?;
             let (parsed, bytes, page_validators, location) = match read {

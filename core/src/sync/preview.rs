@@ -4,6 +4,7 @@
 //! request, no archive.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -11,6 +12,7 @@ use serde::Serialize;
 use super::checked::CheckedSink;
 use super::feed::FeedLimits;
 use super::pages::{FeedWalk, NoCopies, PageLog, Walked};
+use super::progress::Progress;
 use crate::model::EventRecord;
 use crate::provider::{RecordSink, Rejection, SinkError};
 use crate::registry::BuiltProvider;
@@ -78,8 +80,9 @@ impl RecordSink for PreviewSink {
     }
 }
 
-/// Reads every page of `built` as a sync would, keeping at most `limit` records.
-pub async fn preview(built: &BuiltProvider, limit: usize) -> Preview {
+/// Reads every page of `built` as a sync would, keeping at most `limit` records and
+/// counting into `progress` as it goes.
+pub async fn preview(built: &BuiltProvider, limit: usize, progress: Arc<Progress>) -> Preview {
     let config = &built.config;
     let walk = FeedWalk {
         provider: built.provider.as_ref(),
@@ -89,6 +92,7 @@ pub async fn preview(built: &BuiltProvider, limit: usize) -> Preview {
         },
         max_pages: config.max_pages,
         validators: None,
+        progress: Some(Arc::clone(&progress)),
     };
     let mut sink = PreviewSink {
         limit,
@@ -100,7 +104,7 @@ pub async fn preview(built: &BuiltProvider, limit: usize) -> Preview {
     };
     let mut walked = Walked::default();
     let outcome = {
-        let mut checked = CheckedSink::new(&mut sink);
+        let mut checked = CheckedSink::new(&mut sink).counting(progress);
         let mut copies = NoCopies;
         let walking = walk.walk(&mut checked, &mut copies, &mut walked);
         match tokio::time::timeout(config.deadline, walking).await {

@@ -134,6 +134,7 @@ fn reading_stops_at_the_size_limit_whatever_the_feed() {
                 1,
                 limits,
                 None,
+                None,
                 &mut sink,
             )
             .await

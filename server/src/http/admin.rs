@@ -75,7 +75,8 @@ pub struct RunAccepted {
 /// `data` of one run.
 #[derive(Serialize, ToSchema)]
 pub struct RunAnswer {
-    /// The run's report, running or finished.
+    /// The run's report, running or finished; while it runs, `seen`, `rejected`,
+    /// `bytes` and `pages` are its figures so far.
     pub run: SyncReport,
 }
 
@@ -202,6 +203,7 @@ pub async fn get_run(
         .run(&name, run_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{name:?} has no run {run_id}")))?;
+    let run = state.engine.with_live_figures(run);
     Ok(Envelope::ok(RunAnswer { run }))
 }
 

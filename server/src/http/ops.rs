@@ -71,6 +71,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
                     .set(instance.circuit.as_gauge());
                 metrics::gauge!("boxoffice_sync_running", "provider" => provider.clone())
                     .set(if instance.running { 1.0 } else { 0.0 });
+                let so_far = instance.current.as_ref().map_or(0, |run| run.seen);
+                metrics::gauge!("boxoffice_sync_records_so_far", "provider" => provider.clone())
+                    .set(so_far as f64);
                 if let Some(at) = instance.last_success {
                     metrics::gauge!("boxoffice_sync_last_success_timestamp_seconds", "provider" => provider)
                         .set(at.timestamp() as f64);

@@ -4,7 +4,7 @@
 
 use boxoffice_core::provider::Rejection;
 use boxoffice_core::store::{InstanceState, QuarantinedRecord, Retention};
-use boxoffice_core::{StoreError, SyncReport};
+use boxoffice_core::{RunStatus, StoreError, SyncReport};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -43,10 +43,15 @@ impl SeaOrmStore {
         Ok(())
     }
 
-    pub(super) async fn beat(&self, run_id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+    /// The heartbeat of a running run, with its figures so far (only while it is
+    /// still entered as running: a recorded report is never overwritten).
+    pub(super) async fn beat(&self, report: &SyncReport, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let json = serde_json::to_string(report).map_err(|e| StoreError::Backend(e.to_string()))?;
         sync_runs::Entity::update_many()
             .col_expr(sync_runs::Column::HeartbeatAt, Expr::value(at))
-            .filter(sync_runs::Column::RunId.eq(run_id))
+            .col_expr(sync_runs::Column::Report, Expr::value(json))
+            .filter(sync_runs::Column::RunId.eq(report.run_id))
+            .filter(sync_runs::Column::Status.eq(RunStatus::Running.as_str()))
             .exec(&self.db)
             .await
             .map_err(store_error)?;

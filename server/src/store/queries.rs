@@ -113,8 +113,8 @@ impl EventStore for SeaOrmStore {
         self.insert_running(report).await
     }
 
-    async fn run_heartbeat(&self, run_id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.beat(run_id, at).await
+    async fn run_heartbeat(&self, report: &SyncReport, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.beat(report, at).await
     }
 
     async fn run_discarded(&self, run_id: Uuid) -> Result<(), StoreError> {

@@ -25,6 +25,7 @@ mod operations;
 mod ops_docs;
 mod preview;
 mod process;
+mod progress;
 mod provider_kit;
 mod real_apis;
 mod routes;

@@ -245,6 +245,14 @@ fn render_row(html: &mut String, row: &Row) {
     } else {
         ("idle", "no")
     };
+    // How far the run going on has got, beside its badge.
+    let so_far = match &instance.current {
+        Some(run) => format!(
+            " <span class=\"so-far\">page {}, {} records ({} rejected), {} bytes</span>",
+            run.pages, run.seen, run.rejected, run.bytes
+        ),
+        None => String::new(),
+    };
     let circuit = match instance.circuit {
         CircuitState::Closed => "closed",
         CircuitState::Open => "open",
@@ -255,7 +263,7 @@ fn render_row(html: &mut String, row: &Row) {
         "<tr data-provider=\"{name}\"><td class=\"name\">{name}</td><td class=\"kind\"><code>{kind}</code></td>\
          <td><span class=\"badge {switch_class}\">{switch}</span></td>\
          <td>every {interval}</td><td><span class=\"badge {circuit}\">{circuit}</span></td>\
-         <td><span class=\"{running_class}\">{running}</span></td>",
+         <td><span class=\"{running_class}\">{running}</span>{so_far}</td>",
         kind = escape_html(instance.kind),
         interval = escape_html(&humantime::format_duration(instance.interval).to_string()),
     );
@@ -331,6 +339,7 @@ mod tests {
             consecutive_failures: 0,
             last_success: None,
             last_report,
+            current: None,
         }
     }
 
