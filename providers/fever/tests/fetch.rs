@@ -297,8 +297,8 @@ fn an_unknown_key_is_a_problem_naming_it() {
 }
 
 #[test]
-fn a_non_http_url_is_a_problem_naming_the_url_key() {
-    let problems = problems("kind = \"fever-xml\"\nurl = \"file:///etc/passwd\"\n");
+fn a_url_of_another_scheme_is_a_problem_naming_the_url_key() {
+    let problems = problems("kind = \"fever-xml\"\nurl = \"ftp://provider.example/events.xml\"\n");
     let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(keys, ["providers.fever.url"]);
     assert!(problems[0].message.contains("http"), "{}", problems[0].message);

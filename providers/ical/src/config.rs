@@ -147,7 +147,7 @@ mod tests {
         .unwrap_or_default();
         let messages: Vec<_> = problems.iter().map(|problem| problem.message.as_str()).collect();
         assert!(messages[0].contains("unknown field `colour`"), "{messages:?}");
-        assert!(messages[1].contains("http or https"), "{messages:?}");
+        assert!(messages[1].contains("http, https or file"), "{messages:?}");
         assert!(messages[2].contains("at most 3650d"), "{messages:?}");
         assert!(messages[3].contains("`online` or `offline`"), "{messages:?}");
         let missing = parse(json!({})).err().unwrap_or_default();

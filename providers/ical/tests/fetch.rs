@@ -291,9 +291,9 @@ fn an_unknown_key_is_a_problem_naming_it() {
 }
 
 #[test]
-fn a_non_http_url_is_a_problem_naming_the_url_key() {
+fn a_url_of_another_scheme_is_a_problem_naming_the_url_key() {
     for url in [
-        "file:///etc/passwd",
+        "ftp://sala.example/agenda.ics",
         "webcal://sala.example/agenda.ics",
         "not a url",
     ] {

@@ -178,6 +178,19 @@ async fn request_and_sync_spans_reach_the_collector_by_shutdown() {
         Some(run_id),
         "the sync span carries the report's run_id"
     );
+    // And, from its end, what the run did.
+    for (key, field) in [
+        ("pages", "pages"),
+        ("bytes", "bytes"),
+        ("records", "seen"),
+        ("rejected", "rejected"),
+    ] {
+        assert_eq!(
+            attribute(&sync.attributes, key),
+            Some(report["data"]["report"][field].to_string()),
+            "the sync span's {key}"
+        );
+    }
     // The admin request that ran it has its span too.
     assert!(
         spans.iter().any(|(_, span)| {
