@@ -465,6 +465,7 @@ async fn the_history_is_trimmed_to_the_retention_after_each_run() {
             boxoffice_core::store::Retention {
                 runs: 2,
                 rejects: Duration::from_secs(3600),
+                max_rejects: 100,
             },
         ),
     );

@@ -9,6 +9,7 @@ mod m20261126_000003_feed_validators;
 mod m20261126_000004_run_state;
 mod m20261126_000005_zones_apart;
 mod m20261207_000006_currency;
+mod m20261207_000007_quarantine_once;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_run_state::Migration),
             Box::new(m20261126_000005_zones_apart::Migration),
             Box::new(m20261207_000006_currency::Migration),
+            Box::new(m20261207_000007_quarantine_once::Migration),
         ]
     }
 }

@@ -83,8 +83,7 @@ impl Application {
             config.admin.failure_window,
             http::client::TrustedProxies::new(config.server.trusted_proxies.clone()),
         ));
-        let listener = TcpListener::bind(config.server.addr)
-            .await
+        let listener = bind(config.server.addr, config.server.listen_backlog)
             .with_context(|| format!("binding {}", config.server.addr))?;
         let state = AppState {
             store: services.store,
@@ -96,6 +95,7 @@ impl Application {
                 config.server.search_max_age.as_secs()
             ))?,
             search_render_budget: Arc::new(RenderBudget::new(config.server.search_inflight_bytes)),
+            recent_pages: Arc::default(),
         };
         Ok(Self {
             listener,
@@ -141,13 +141,17 @@ impl Application {
                     limits.rate_limit.burst,
                 ))
             }),
-            proxies,
+            proxies: proxies.clone(),
         };
         let options = ServeOptions {
             header_timeout: limits.header_timeout,
             idle_timeout: limits.idle_timeout,
+            write_stall_timeout: limits.write_stall_timeout,
             shutdown_timeout: limits.shutdown_timeout,
             max_connections: limits.max_connections,
+            max_connections_per_client: limits.max_connections_per_client,
+            max_pending_head_bytes: limits.max_pending_head_bytes,
+            proxies,
         };
         let router = http::router(
             self.state,
@@ -294,4 +298,18 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = terminate => {}
     }
+}
+
+/// A listener on `addr` with a kernel queue of `backlog` connections (tokio's
+/// `bind` asks for 128: 2,000 clients connecting at once waited seconds for SYN
+/// retries).
+fn bind(addr: std::net::SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }

@@ -8,15 +8,26 @@
 //! request, until the request's headers are parsed: `server.header_timeout`), **busy**
 //! (a request is being handled or its response written: no limit here, the handlers
 //! have theirs) and **idle** (between a response's last byte and the next request's
-//! first byte: `server.idle_timeout`). When the stage's limit passes, the connection
-//! is closed.
+//! first byte: `server.idle_timeout`). A response is not over until its last byte is
+//! written: a slow reader keeps the connection busy, for as long as it takes; what
+//! closes it mid-answer is a **stalled write**, no byte accepted for
+//! `server.write_stall_timeout`. When the stage's limit passes, the connection is
+//! closed.
+//!
+//! What clients can make the process hold is bounded here too: a request head is at
+//! most [`MAX_HEAD_BYTES`], exactly; the heads not yet complete, over every
+//! connection, at most `server.max_pending_head_bytes`; one client address (an IPv6
+//! /64) holds at most `server.max_connections_per_client` connections (trusted
+//! proxies excepted).
 //!
 //! Shutdown (ADR 0005): stop accepting, ask every connection to finish its request in
 //! flight and close, and close whatever is still open at `server.shutdown_timeout`.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -37,19 +48,27 @@ use tracing::{debug, info, warn};
 
 /// The largest request head a connection may buffer: a bound on what one client can
 /// make the process hold (hyper's default is ~400 KB). Longer heads answer 431.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// The limits of each connection and of the shutdown.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Time to receive a request's headers.
     pub header_timeout: Duration,
     /// Time a kept-alive connection may stay idle.
     pub idle_timeout: Duration,
+    /// Time a response's write may go without the client accepting a byte.
+    pub write_stall_timeout: Duration,
     /// Time in-flight requests have to finish once shutdown begins.
     pub shutdown_timeout: Duration,
     /// Connections held at once.
     pub max_connections: usize,
+    /// Connections one client address holds at once.
+    pub max_connections_per_client: usize,
+    /// Bytes of request heads received and not yet complete, over every connection.
+    pub max_pending_head_bytes: usize,
+    /// Peers exempt from the per-client limit (they carry many clients).
+    pub proxies: crate::http::client::TrustedProxies,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then shuts down within
@@ -63,6 +82,8 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     let slots = Arc::new(Semaphore::new(options.max_connections));
+    let per_client = Arc::new(ClientConnections::default());
+    let heads = Arc::new(HeadBudget::new(options.max_pending_head_bytes));
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -86,11 +107,24 @@ pub async fn serve(
                 continue;
             }
         };
+        let client = (!options.proxies.trusts_peer(peer.ip()))
+            .then(|| ClientConnections::enter(&per_client, peer.ip(), options.max_connections_per_client));
+        let client = match client {
+            Some(None) => {
+                debug!(%peer, "Refusing a connection: its client holds as many as it may.");
+                continue;
+            }
+            Some(Some(slot)) => Some(slot),
+            None => None,
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let watcher = graceful.watcher();
+        let options = options.clone();
+        let heads = Arc::clone(&heads);
         connections.spawn(async move {
-            serve_connection(stream, peer, router, options, watcher).await;
+            serve_connection(stream, peer, router, &options, heads, watcher).await;
+            drop(client);
             drop(slot);
         });
     }
@@ -118,10 +152,11 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
-    options: ServeOptions,
+    options: &ServeOptions,
+    heads: Arc<HeadBudget>,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
-    let stage = Arc::new(Stage::new());
+    let stage = Arc::new(Stage::new(heads));
     let io = TokioIo::new(Watched {
         inner: stream,
         stage: Arc::clone(&stage),
@@ -155,6 +190,80 @@ async fn serve_connection(
     }
 }
 
+/// How many connections each client address holds (IPv6 by /64).
+#[derive(Default)]
+struct ClientConnections(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection of a client, counted until dropped.
+struct ClientSlot {
+    clients: Arc<ClientConnections>,
+    key: IpAddr,
+}
+
+impl ClientConnections {
+    /// A slot for one more connection of `peer`, unless it holds `cap` already.
+    fn enter(clients: &Arc<Self>, peer: IpAddr, cap: usize) -> Option<ClientSlot> {
+        let key = crate::http::client::bucket(peer);
+        let mut counts = clients
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(key).or_default();
+        if *count >= cap {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            clients: Arc::clone(clients),
+            key,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .clients
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// The bytes of request heads received and not yet complete, over every connection.
+pub(crate) struct HeadBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl HeadBudget {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            used: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Takes `bytes` more, unless that would pass the limit.
+    fn take(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(bytes).filter(|total| *total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
 /// Where a connection is in its life, for the watchdog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -173,6 +282,9 @@ struct StageState {
     in_flight: usize,
 }
 
+/// No write is blocked (see [`Stage::write_blocked`]).
+const NOT_BLOCKED: u64 = 0;
+
 /// The connection's stage, shared by its reader, its handler and its watchdog.
 ///
 /// Moving between stages only writes the stage down: the watchdog is not woken per
@@ -184,20 +296,87 @@ struct StageState {
 /// [`BUSY_RECHECK`] or shorter limit.
 struct Stage {
     state: Mutex<StageState>,
+    /// When the connection opened: the times below are milliseconds since then.
+    opened: Instant,
+    /// When the last write that was refused (the client's window full) was first
+    /// refused, plus one; [`NOT_BLOCKED`] while writes go through.
+    write_blocked: AtomicU64,
+    /// When bytes were last written.
+    last_write: AtomicU64,
+    /// Wakes the watchdog when a write is first refused: the stall clock starts.
+    stalling: tokio::sync::Notify,
+    /// Bytes of the head being received, and the budget they are taken from.
+    head_bytes: AtomicUsize,
+    heads: Arc<HeadBudget>,
 }
 
 /// How often a watchdog looks at a connection that had a request in flight.
 const BUSY_RECHECK: Duration = Duration::from_secs(1);
 
 impl Stage {
-    fn new() -> Self {
+    fn new(heads: Arc<HeadBudget>) -> Self {
         Self {
             state: Mutex::new(StageState {
                 mode: Mode::Headers,
                 since: Instant::now(),
                 in_flight: 0,
             }),
+            opened: Instant::now(),
+            write_blocked: AtomicU64::new(NOT_BLOCKED),
+            last_write: AtomicU64::new(0),
+            stalling: tokio::sync::Notify::new(),
+            head_bytes: AtomicUsize::new(0),
+            heads,
         }
+    }
+
+    fn millis(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn at(&self, millis: u64) -> Instant {
+        self.opened + Duration::from_millis(millis)
+    }
+
+    /// A write was refused: the client is not reading now.
+    fn write_refused(&self) {
+        let now = self.millis() + 1;
+        if self
+            .write_blocked
+            .compare_exchange(NOT_BLOCKED, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.stalling.notify_one();
+        }
+    }
+
+    /// Bytes were written: the client reads.
+    fn wrote(&self) {
+        self.last_write.store(self.millis(), Ordering::Relaxed);
+        self.write_blocked.store(NOT_BLOCKED, Ordering::Relaxed);
+    }
+
+    /// Counts `bytes` of a head being received; `false` past what every connection may
+    /// hold together.
+    fn head_received(&self, bytes: usize) -> bool {
+        if !self.heads.take(bytes) {
+            return false;
+        }
+        self.head_bytes.fetch_add(bytes, Ordering::Relaxed);
+        true
+    }
+
+    /// How many more bytes the head being received may have, while the connection
+    /// waits for one: hyper, holding MAX_HEAD_BYTES of an unfinished head, answers 431.
+    fn head_room(&self) -> Option<usize> {
+        (self.lock().mode != Mode::Busy)
+            .then(|| MAX_HEAD_BYTES.saturating_sub(self.head_bytes.load(Ordering::Relaxed)))
+    }
+
+    /// The head is complete (or the connection is over): its bytes go back.
+    fn head_done(&self) {
+        let held = self.head_bytes.swap(0, Ordering::Relaxed);
+        self.heads.give_back(held);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, StageState> {
@@ -227,6 +406,7 @@ impl Stage {
     }
 
     fn begin(&self) {
+        self.head_done();
         let mut state = self.lock();
         state.in_flight += 1;
         Self::enter(&mut state, Mode::Busy);
@@ -241,27 +421,46 @@ impl Stage {
     }
 
     /// Resolves when the current stage has lasted longer than its limit, with why.
-    async fn expired(&self, options: ServeOptions) -> &'static str {
+    async fn expired(&self, options: &ServeOptions) -> &'static str {
         let busy_recheck = BUSY_RECHECK.min(options.header_timeout).min(options.idle_timeout);
         loop {
             let (mode, since) = {
                 let state = self.lock();
                 (state.mode, state.since)
             };
+            let blocked = self.write_blocked.load(Ordering::Relaxed);
+            let last_write = self.last_write.load(Ordering::Relaxed);
             let (deadline, reason) = match mode {
+                // A response is still being written, whatever the stage: only a write
+                // that stalls ends it.
+                _ if blocked != NOT_BLOCKED => (
+                    self.at(blocked - 1) + options.write_stall_timeout,
+                    Some("the client stopped reading the response"),
+                ),
                 Mode::Busy => (Instant::now() + busy_recheck, None),
                 Mode::Headers => (
                     since + options.header_timeout,
                     Some("the request headers took too long"),
                 ),
-                Mode::Idle => (since + options.idle_timeout, Some("idle for too long")),
+                // Idle from the response's last byte written, not from when its body
+                // was handed over.
+                Mode::Idle => (
+                    since.max(self.at(last_write)) + options.idle_timeout,
+                    Some("idle for too long"),
+                ),
             };
-            tokio::time::sleep_until(deadline).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                // A write began to wait: look again at once.
+                () = self.stalling.notified(), if blocked == NOT_BLOCKED => continue,
+            }
             // The stage may have moved on meanwhile: only the same stage expires.
             let state = self.lock();
             if let Some(reason) = reason
                 && state.mode == mode
                 && state.since == since
+                && self.write_blocked.load(Ordering::Relaxed) == blocked
+                && self.last_write.load(Ordering::Relaxed) == last_write
             {
                 return reason;
             }
@@ -318,19 +517,54 @@ struct Watched {
     stage: Arc<Stage>,
 }
 
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.stage.head_done();
+    }
+}
+
 impl AsyncRead for Watched {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        // While a head is awaited, hyper is given no more than it may hold, so that
+        // MAX_HEAD_BYTES is the limit exactly, however the client's bytes arrive.
+        let room = self.stage.head_room();
         let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+        let polled = match room {
+            Some(room) if room < buf.remaining() => {
+                let mut limited = ReadBuf::new(buf.initialize_unfilled_to(room.max(1)));
+                let polled = Pin::new(&mut self.inner).poll_read(cx, &mut limited);
+                let read = limited.filled().len();
+                buf.advance(read);
+                polled
+            }
+            _ => Pin::new(&mut self.inner).poll_read(cx, buf),
+        };
+        let read = buf.filled().len() - before;
+        if matches!(polled, Poll::Ready(Ok(()))) && read > 0 {
             self.stage.received();
+            if room.is_some() && !self.stage.head_received(read) {
+                return Poll::Ready(Err(std::io::Error::other(
+                    "the unfinished request heads of every connection take all that may be held",
+                )));
+            }
         }
         polled
     }
+}
+
+/// What a write's outcome tells the stage: a refused write (the client's window is
+/// full) starts the stall clock, a written byte stops it.
+fn noted(stage: &Stage, polled: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
+    match &polled {
+        Poll::Pending => stage.write_refused(),
+        Poll::Ready(Ok(written)) if *written > 0 => stage.wrote(),
+        Poll::Ready(_) => {}
+    }
+    polled
 }
 
 impl AsyncWrite for Watched {
@@ -339,7 +573,8 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        noted(&self.stage, polled)
     }
 
     fn poll_write_vectored(
@@ -349,18 +584,24 @@ impl AsyncWrite for Watched {
     ) -> Poll<std::io::Result<usize>> {
         // A kept body in pages goes by sendfile: no copy of it per request.
         if let Some(plan) = crate::pages::plan(bufs) {
-            let socket = &self.inner;
-            loop {
-                std::task::ready!(socket.poll_write_ready(cx))?;
+            let polled = loop {
+                let socket = &self.inner;
+                match socket.poll_write_ready(cx) {
+                    Poll::Pending => break Poll::Pending,
+                    Poll::Ready(Err(error)) => break Poll::Ready(Err(error)),
+                    Poll::Ready(Ok(())) => {}
+                }
                 match socket.try_io(tokio::io::Interest::WRITABLE, || {
                     crate::pages::send(socket, bufs, &plan)
                 }) {
                     Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-                    written => return Poll::Ready(written),
+                    written => break Poll::Ready(written),
                 }
-            }
+            };
+            return noted(&self.stage, polled);
         }
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        noted(&self.stage, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -384,38 +625,92 @@ mod tests {
         ServeOptions {
             header_timeout: Duration::from_millis(100),
             idle_timeout: Duration::from_millis(300),
+            write_stall_timeout: Duration::from_millis(500),
             shutdown_timeout: Duration::from_secs(1),
             max_connections: 10,
+            max_connections_per_client: 2,
+            max_pending_head_bytes: 1 << 20,
+            proxies: crate::http::client::TrustedProxies::default(),
         }
+    }
+
+    fn stage() -> Stage {
+        Stage::new(Arc::new(HeadBudget::new(1 << 20)))
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_connection_waiting_for_headers_expires_after_the_header_timeout() {
-        let stage = Stage::new();
+        let stage = stage();
         let started = Instant::now();
-        let reason = stage.expired(options()).await;
+        let reason = stage.expired(&options()).await;
         assert_eq!(reason, "the request headers took too long");
         assert_eq!(started.elapsed(), Duration::from_millis(100));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_busy_connection_never_expires_and_an_idle_one_after_the_idle_timeout() {
-        let stage = Arc::new(Stage::new());
+        let stage = Arc::new(stage());
         let guard = BusyGuard::begin(&stage);
-        let busy = tokio::time::timeout(Duration::from_secs(3600), stage.expired(options())).await;
+        let busy = tokio::time::timeout(Duration::from_secs(3600), stage.expired(&options())).await;
         assert!(busy.is_err(), "a busy connection expired");
         drop(guard);
         let idle_from = Instant::now();
-        assert_eq!(stage.expired(options()).await, "idle for too long");
+        assert_eq!(stage.expired(&options()).await, "idle for too long");
         assert_eq!(idle_from.elapsed(), Duration::from_millis(300));
         // A byte on an idle connection starts the header clock.
         stage.set(Mode::Idle);
         stage.received();
         let from = Instant::now();
         assert_eq!(
-            stage.expired(options()).await,
+            stage.expired(&options()).await,
             "the request headers took too long"
         );
         assert_eq!(from.elapsed(), Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_still_being_written_is_not_idle_and_only_a_stalled_write_ends_it() {
+        let stage = Arc::new(stage());
+        drop(BusyGuard::begin(&stage));
+        // The body was handed over; the socket keeps taking bytes, slowly.
+        for _ in 0..10 {
+            stage.write_refused();
+            tokio::time::advance(Duration::from_millis(200)).await;
+            stage.wrote();
+        }
+        // Two seconds on, well past the idle timeout, and not closed: the last byte
+        // went out just now.
+        let from = Instant::now();
+        stage.write_refused();
+        assert_eq!(
+            stage.expired(&options()).await,
+            "the client stopped reading the response"
+        );
+        assert_eq!(from.elapsed(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn one_client_holds_at_most_its_cap_of_connections_and_gets_them_back() {
+        let clients = Arc::new(ClientConnections::default());
+        let peer: IpAddr = "2001:db8::1".parse().unwrap_or(IpAddr::from([0; 4]));
+        let neighbour: IpAddr = "2001:db8::2".parse().unwrap_or(IpAddr::from([0; 4]));
+        let first = ClientConnections::enter(&clients, peer, 2);
+        let second = ClientConnections::enter(&clients, neighbour, 2);
+        assert!(first.is_some() && second.is_some());
+        assert!(ClientConnections::enter(&clients, peer, 2).is_none(), "same /64");
+        drop(first);
+        assert!(ClientConnections::enter(&clients, neighbour, 2).is_some());
+    }
+
+    #[test]
+    fn the_head_budget_refuses_what_would_pass_it_and_takes_back_what_is_done() {
+        let budget = Arc::new(HeadBudget::new(100));
+        let one = Stage::new(Arc::clone(&budget));
+        let two = Stage::new(Arc::clone(&budget));
+        assert!(one.head_received(60));
+        assert!(!two.head_received(60));
+        assert_eq!(one.head_room(), Some(MAX_HEAD_BYTES - 60));
+        one.head_done();
+        assert!(two.head_received(60));
     }
 }

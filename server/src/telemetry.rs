@@ -4,6 +4,11 @@
 //!
 //! Without an endpoint no OpenTelemetry layer is installed at all: the subscriber is
 //! the same plain `fmt` one as ever, so an idle feature costs the hot path nothing.
+//!
+//! Lines are written off the request path (tracing-appender's non-blocking writer: a
+//! thread of its own behind a bounded queue). When the standard error falls behind,
+//! lines are dropped and counted (`boxoffice_log_lines_dropped_total`), never waited
+//! for: an access log does not slow the answers it logs.
 
 use std::ffi::OsStr;
 use std::io::IsTerminal as _;
@@ -35,9 +40,35 @@ const MAX_COLLECTOR_ANSWER: usize = 1 << 20;
 const TRACES_PATH: &str = "v1/traces";
 
 /// What [`init`] set up and [`Telemetry::shutdown`] must flush.
-#[must_use = "call shutdown() before exiting, or the last spans are lost"]
+#[must_use = "call shutdown() before exiting, or the last spans and lines are lost"]
 pub struct Telemetry {
     tracer_provider: Option<SdkTracerProvider>,
+    /// Writes the queued log lines when dropped.
+    _lines: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+/// Lines the non-blocking writer dropped, when it is installed.
+static DROPPED_LINES: std::sync::OnceLock<tracing_appender::non_blocking::ErrorCounter> =
+    std::sync::OnceLock::new();
+
+/// Log lines dropped so far because the standard error could not keep up.
+pub fn dropped_lines() -> u64 {
+    DROPPED_LINES
+        .get()
+        .map_or(0, |counter| counter.dropped_lines() as u64)
+}
+
+/// The standard error behind a bounded queue, and what flushes it at exit.
+fn stderr_writer() -> (
+    tracing_appender::non_blocking::NonBlocking,
+    tracing_appender::non_blocking::WorkerGuard,
+) {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .thread_name("boxoffice-log")
+        .finish(std::io::stderr());
+    let _ = DROPPED_LINES.set(writer.error_counter());
+    (writer, guard)
 }
 
 impl Telemetry {
@@ -71,16 +102,18 @@ pub fn init(config: &Config) -> anyhow::Result<Telemetry> {
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
     );
+    let (writer, lines) = stderr_writer();
     let Some(endpoint) = &config.telemetry.otlp_endpoint else {
-        init_logs_only(log, colour);
+        init_logs_only(log, colour, writer);
         return Ok(Telemetry {
             tracer_provider: None,
+            _lines: Some(lines),
         });
     };
     let provider = tracer_provider(&config.telemetry, endpoint)?;
     let tracer = provider.tracer("boxoffice");
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(colour);
     let fmt = match log.format {
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
@@ -100,10 +133,12 @@ pub fn init(config: &Config) -> anyhow::Result<Telemetry> {
         let _ = provider.shutdown();
         return Ok(Telemetry {
             tracer_provider: None,
+            _lines: Some(lines),
         });
     }
     Ok(Telemetry {
         tracer_provider: Some(provider),
+        _lines: Some(lines),
     })
 }
 
@@ -120,10 +155,10 @@ fn exported(metadata: &tracing::Metadata<'_>) -> bool {
     }
 }
 
-fn init_logs_only(log: &LogConfig, colour: bool) {
+fn init_logs_only(log: &LogConfig, colour: bool, writer: tracing_appender::non_blocking::NonBlocking) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(log_filter(log))
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(colour);
     let _ = match log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -249,6 +249,20 @@ impl EventStore for MemoryStore {
         let before = data.rejects.len();
         data.rejects
             .retain(|reject| reject.provider != provider || reject.rejected_at >= cutoff);
+        let kept = data
+            .rejects
+            .iter()
+            .filter(|reject| reject.provider == provider)
+            .count();
+        let mut excess = kept.saturating_sub(usize::try_from(retention.max_rejects).unwrap_or(usize::MAX));
+        // Oldest first in the list: the longest unseen go.
+        data.rejects.retain(|reject| {
+            if reject.provider == provider && excess > 0 {
+                excess -= 1;
+                return false;
+            }
+            true
+        });
         Ok((runs_removed, (before - data.rejects.len()) as u64))
     }
 
@@ -283,10 +297,27 @@ impl EventStore for MemoryStore {
             None => data.runs.push((report.clone(), None)),
         }
         for rejection in quarantine {
+            let seen = data
+                .rejects
+                .iter()
+                .position(|kept| kept.provider == report.provider && kept.rejection == *rejection);
+            if let Some(at) = seen {
+                // Seen again: the latest at the end, as newly rejected ones are.
+                let mut kept = data.rejects.remove(at);
+                kept.times += 1;
+                if kept.run_id != report.run_id {
+                    kept.run_id = report.run_id;
+                    kept.rejected_at = report.finished_at;
+                }
+                data.rejects.push(kept);
+                continue;
+            }
             data.rejects.push(QuarantinedRecord {
                 run_id: report.run_id,
                 provider: report.provider.clone(),
                 rejected_at: report.finished_at,
+                first_seen: report.finished_at,
+                times: 1,
                 rejection: rejection.clone(),
             });
         }

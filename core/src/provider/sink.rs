@@ -21,6 +21,23 @@ pub struct Rejection {
     pub raw: Option<String>,
 }
 
+impl Rejection {
+    /// What makes two rejections the same one (a feed that keeps a bad record rejects
+    /// it in every run): a digest of what it is, why and its raw element.
+    pub fn digest(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        for part in [
+            self.record.as_str(),
+            self.reason.as_str(),
+            self.raw.as_deref().unwrap_or(""),
+        ] {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hasher.finalize().to_hex().to_string()
+    }
+}
+
 /// Where a provider pushes what it parses, as it parses it.
 ///
 /// The sync engine implements it: it batches records into the store as they arrive,

@@ -22,8 +22,12 @@ pub struct QuarantinedRecord {
     pub run_id: Uuid,
     /// The provider instance.
     pub provider: String,
-    /// When it was rejected.
+    /// When it was last rejected.
     pub rejected_at: DateTime<Utc>,
+    /// When it was first rejected.
+    pub first_seen: DateTime<Utc>,
+    /// How many times it was rejected (runs, or repeats within one).
+    pub times: u64,
     /// What the record is and why it was rejected, with its raw element.
     #[serde(flatten)]
     pub rejection: Rejection,
@@ -39,6 +43,9 @@ pub enum StoreError {
     /// Someone else holds what was asked for (e.g. another instance is syncing).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A sync of the instance is running, and what was asked for waits for none.
+    #[error("a sync of {0:?} is running; retry when it has ended")]
+    SyncRunning(String),
     /// The store cannot be reached.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
@@ -164,6 +171,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// One item by id, searchable or not.
     async fn get(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError>;
 
+    /// One item by id when it is searchable. What the public sees: a store should find
+    /// an unsearchable item with the same work as an unknown id, so that the time of
+    /// a 404 does not tell which it was.
+    async fn get_searchable(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
+        Ok(self.get(id).await?.filter(|stored| stored.searchable))
+    }
+
     /// A number that changes whenever a sync commits a change; cheap to read, so that
     /// every process can poll it and refresh what it serves.
     async fn data_version(&self) -> Result<i64, StoreError>;
@@ -204,6 +218,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// Takes every item of `provider` out of the store (and out of search), with its
     /// searchability and feed validators, in one transaction; returns how many items.
     /// The one way items are ever deleted: an operator's explicit retirement.
+    /// [`StoreError::SyncRunning`] while a sync of `provider` holds its lock in
+    /// another process (the engine checks its own), so that a run never reports
+    /// items the store no longer has.
     async fn retire(&self, provider: &str) -> Result<u64, StoreError>;
 
     /// The latest `limit` rejected records of `provider`, newest first.

@@ -182,6 +182,8 @@ pub struct Retention {
     pub runs: u64,
     /// How long quarantined records are kept.
     pub rejects: Duration,
+    /// The most quarantined records kept per instance; the longest unseen go first.
+    pub max_rejects: u64,
 }
 
 impl Default for Retention {
@@ -189,6 +191,7 @@ impl Default for Retention {
         Self {
             runs: 1000,
             rejects: Duration::from_secs(30 * 86_400),
+            max_rejects: 10_000,
         }
     }
 }

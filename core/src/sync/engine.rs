@@ -207,6 +207,21 @@ impl SyncEngine {
         self.instances.contains_key(name)
     }
 
+    /// Retires every item of `name` (configured or not any more): refused with
+    /// [`StoreError::SyncRunning`] while a sync of it runs, here or (PostgreSQL) in
+    /// another process, and no sync of it starts here until it is done.
+    pub async fn retire(&self, name: &str) -> Result<u64, StoreError> {
+        let _running = match self.instances.get(name) {
+            Some(instance) => Some(
+                Arc::clone(&instance.running)
+                    .try_lock_owned()
+                    .map_err(|_| StoreError::SyncRunning(name.to_owned()))?,
+            ),
+            None => None,
+        };
+        self.store.retire(name).await
+    }
+
     /// Switches an instance's scheduled syncs on or off in this process; its data stays
     /// served. [`EventStore::set_provider_enabled`] makes it last and reach every process.
     pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), SyncError> {

@@ -197,14 +197,30 @@ impl Config {
             ("retention.rejects", self.retention.rejects),
             ("server.header_timeout", self.server.header_timeout),
             ("server.idle_timeout", self.server.idle_timeout),
+            ("server.write_stall_timeout", self.server.write_stall_timeout),
             ("admin.failure_window", self.admin.failure_window),
         ] {
             if duration.is_zero() {
                 problems.push(ConfigProblem::new(key, "must be longer than 0s"));
             }
         }
-        if self.server.max_connections == 0 {
-            problems.push(ConfigProblem::new("server.max_connections", "must be at least 1"));
+        for (key, count) in [
+            ("server.max_connections", self.server.max_connections),
+            (
+                "server.max_connections_per_client",
+                self.server.max_connections_per_client,
+            ),
+            ("server.listen_backlog", self.server.listen_backlog as usize),
+        ] {
+            if count == 0 {
+                problems.push(ConfigProblem::new(key, "must be at least 1"));
+            }
+        }
+        if self.server.max_pending_head_bytes < crate::serve::MAX_HEAD_BYTES {
+            problems.push(ConfigProblem::new(
+                "server.max_pending_head_bytes",
+                "must be at least 65536 (one request head)",
+            ));
         }
         if self.admin.max_failures == 0 {
             problems.push(ConfigProblem::new("admin.max_failures", "must be at least 1"));

@@ -46,6 +46,11 @@ pub struct ServerConfig {
     /// closed.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// A response whose write goes this long without the client accepting a byte is
+    /// abandoned and its connection closed. A slow reader keeps its connection for as
+    /// long as its answer takes; only a stalled one loses it.
+    #[serde(with = "humantime_serde")]
+    pub write_stall_timeout: Duration,
     /// On SIGTERM or SIGINT, how long in-flight requests may take to finish; whatever
     /// is still open then is closed and the process exits (status 0). Running syncs
     /// are cancelled at once, whatever this says.
@@ -54,6 +59,14 @@ pub struct ServerConfig {
     /// Most connections held at once; past it, new ones wait in the listen backlog
     /// until one closes.
     pub max_connections: usize,
+    /// Most connections one client address (an IPv6 /64) holds at once; further ones
+    /// are closed on accept. Trusted proxies are exempt.
+    pub max_connections_per_client: usize,
+    /// Bytes of request heads received and not yet complete, over every connection
+    /// (each holds at most 64 KiB); a connection whose head would pass it is closed.
+    pub max_pending_head_bytes: usize,
+    /// Connections the kernel queues before they are accepted.
+    pub listen_backlog: u32,
     /// Proxies (CIDR blocks, e.g. `10.0.0.0/8`, or single addresses) whose
     /// `X-Forwarded-For` is believed: a request from one of them is attributed to the
     /// right-most address of that header that is not itself a trusted proxy. Empty
@@ -173,8 +186,12 @@ impl Default for ServerConfig {
             rate_limit: RateLimitConfig::default(),
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            write_stall_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            max_connections_per_client: 256,
+            max_pending_head_bytes: 64 * 1024 * 1024,
+            listen_backlog: 1024,
             trusted_proxies: Vec::new(),
             cors: CorsConfig::default(),
         }
@@ -334,6 +351,9 @@ pub struct RetentionConfig {
     /// How long quarantined records are kept.
     #[serde(with = "humantime_serde")]
     pub rejects: Duration,
+    /// The most quarantined records kept per instance (one per distinct rejection);
+    /// past it, those seen longest ago are deleted.
+    pub max_rejects: u64,
 }
 
 impl Default for RetentionConfig {
@@ -342,6 +362,7 @@ impl Default for RetentionConfig {
         Self {
             runs: retention.runs,
             rejects: retention.rejects,
+            max_rejects: retention.max_rejects,
         }
     }
 }
@@ -352,6 +373,7 @@ impl RetentionConfig {
         boxoffice_core::store::Retention {
             runs: self.runs,
             rejects: self.rejects,
+            max_rejects: self.max_rejects,
         }
     }
 }

@@ -139,6 +139,7 @@ mod tests {
         let request = axum::http::Request::builder()
             .method(method)
             .uri(uri)
+            .header("host", "localhost")
             .body(Body::empty())
             .unwrap_or_default();
         let _ = app.oneshot(request).await;

@@ -219,6 +219,7 @@ pub async fn get_run(
         (status = 400, description = "Not an instance name", body = ErrorEnvelope),
         (status = 401, description = "No or a wrong bearer token", body = ErrorEnvelope),
         (status = 403, description = "The admin API is disabled", body = ErrorEnvelope),
+        (status = 409, description = "A sync of the instance is running (`sync_running`): nothing was retired; retry when it has ended", body = ErrorEnvelope),
     ),
     security(("adminToken" = [])))]
 pub async fn retire_items(
@@ -232,7 +233,7 @@ pub async fn retire_items(
             format!("{name:?} is not an instance name (1-64 of a-z, 0-9, '-' and '_')"),
         ));
     }
-    let retired = state.store.retire(&name).await?;
+    let retired = state.engine.retire(&name).await?;
     let configured = state.engine.has_instance(&name);
     warn!(provider = %name, retired, configured, "Items retired by an operator.");
     if let Err(error) = state.read_model.refresh().await {

@@ -3,13 +3,17 @@
 //! admin request is refused (403). Failed attempts are counted per client: after
 //! `admin.max_failures` within `admin.failure_window`, that client's admin requests
 //! answer 429 until the window has passed, whether or not `server.rate_limit` is on.
+//! Clients are keyed as every per-client limit is (IPv6 by /64). When the log of
+//! failing clients is full, new failing clients are refused (429) rather than old ones
+//! forgotten. Public routes take an optional token and are never throttled: a wrong
+//! one there counts, but a throttled client is answered as the public.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use subtle::ConstantTimeEq;
@@ -20,8 +24,8 @@ use super::client::TrustedProxies;
 use super::error::ApiError;
 use crate::config::Secret;
 
-/// How many clients' failures are remembered at once; past it the oldest window is
-/// forgotten. A bound on what many addresses can make the process hold.
+/// How many clients' failures are remembered at once; past it, new failing clients are
+/// refused. A bound on what many addresses can make the process hold.
 const MAX_TRACKED_CLIENTS: usize = 10_000;
 
 /// The admin token and the failures of each client.
@@ -29,6 +33,8 @@ pub struct AdminAuth {
     token: Option<Secret>,
     failures: FailureLog,
     proxies: TrustedProxies,
+    /// Whether the hint about an untrusted proxy has been logged.
+    proxy_hint_logged: std::sync::atomic::AtomicBool,
 }
 
 impl AdminAuth {
@@ -38,6 +44,7 @@ impl AdminAuth {
             token,
             failures: FailureLog::new(max_failures, window),
             proxies,
+            proxy_hint_logged: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -45,10 +52,17 @@ impl AdminAuth {
     /// no credentials; an error when it carries wrong ones (counted), when its client is
     /// throttled, or when the admin API is off and `required`.
     fn verify(&self, parts: &Parts, required: bool) -> Result<bool, ApiError> {
-        let client = self.proxies.client_of(&parts.extensions, &parts.headers);
+        let client = self
+            .proxies
+            .client_of(&parts.extensions, &parts.headers)
+            .map(super::client::bucket);
         if let Some(client) = client
             && let Some(wait) = self.failures.blocked(client, Instant::now())
         {
+            // A public route is answered as the public: its token is not even looked at.
+            if !required {
+                return Ok(false);
+            }
             return Err(ApiError::too_many_requests(
                 "too_many_failures",
                 "too many failed admin authentications from this address; retry later",
@@ -78,13 +92,26 @@ impl AdminAuth {
                 "send Authorization: Bearer <admin.token>",
             )),
             None => Ok(false),
+            // Another scheme on a public route is someone else's credential, not a try.
+            Some(None) if !required => Ok(false),
             // Constant time in the token's content (its length may show).
             Some(Some(token)) if bool::from(token.as_bytes().ct_eq(expected.expose().as_bytes())) => Ok(true),
             Some(_) => {
                 let shown = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-                warn!(client = %shown, path = %parts.uri.path(), "Admin authentication failed.");
-                if let Some(client) = client {
-                    self.failures.record(client, Instant::now());
+                // The route, not the path: a client's path can be 60 KB of anything.
+                let route = parts
+                    .extensions
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                warn!(client = %shown, route, "Admin authentication failed.");
+                self.hint_untrusted_proxy(parts);
+                let recorded = client.is_none_or(|client| self.failures.record(client, Instant::now()));
+                if !recorded {
+                    return Err(ApiError::too_many_requests(
+                        "too_many_failures",
+                        "too many clients are failing admin authentication; retry later",
+                        self.failures.window,
+                    ));
                 }
                 Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -92,6 +119,29 @@ impl AdminAuth {
                     "the bearer token is wrong",
                 ))
             }
+        }
+    }
+
+    /// Behind a proxy that `server.trusted_proxies` does not name, every client shares
+    /// the proxy's address, and so one throttle: say so once, where the operator looks.
+    fn hint_untrusted_proxy(&self, parts: &Parts) {
+        let Some(axum::extract::ConnectInfo(peer)) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        else {
+            return;
+        };
+        if parts.headers.contains_key("x-forwarded-for")
+            && !self.proxies.trusts_peer(peer.ip())
+            && !self
+                .proxy_hint_logged
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            warn!(
+                peer = %peer.ip(),
+                "Admin requests come through a proxy that server.trusted_proxies does not name: \
+                 every client behind it shares one failure throttle. Add it to trusted_proxies."
+            );
         }
     }
 }
@@ -165,14 +215,14 @@ impl FailureLog {
         (window.failures >= self.max_failures && now < ends).then(|| ends - now)
     }
 
-    fn record(&self, client: IpAddr, now: Instant) {
+    /// Counts a failure of `client`; `false` when the log is full of clients whose
+    /// windows are still open and this one is not among them (it is refused).
+    fn record(&self, client: IpAddr, now: Instant) -> bool {
         let mut clients = self.lock();
         if clients.len() >= MAX_TRACKED_CLIENTS && !clients.contains_key(&client) {
             clients.retain(|_, window| now < window.started + self.window);
-            if clients.len() >= MAX_TRACKED_CLIENTS
-                && let Some(oldest) = clients.iter().min_by_key(|(_, w)| w.started).map(|(ip, _)| *ip)
-            {
-                clients.remove(&oldest);
+            if clients.len() >= MAX_TRACKED_CLIENTS {
+                return false;
             }
         }
         let window = clients.entry(client).or_insert(Window {
@@ -186,6 +236,7 @@ impl FailureLog {
             };
         }
         window.failures += 1;
+        true
     }
 }
 
@@ -226,12 +277,17 @@ mod tests {
     fn the_log_holds_a_bounded_number_of_clients() {
         let log = FailureLog::new(1, Duration::from_secs(60));
         let start = Instant::now();
+        let first = IpAddr::from([10, 0, 0, 0]);
         for n in 0..(MAX_TRACKED_CLIENTS as u32 + 50) {
-            log.record(
-                IpAddr::from(n.to_be_bytes()),
-                start + Duration::from_millis(u64::from(n)),
+            let recorded = log.record(
+                IpAddr::from((0x0a00_0000 + n).to_be_bytes()),
+                start + Duration::from_millis(u64::from(n) % 1000),
             );
+            assert_eq!(recorded, (n as usize) < MAX_TRACKED_CLIENTS, "client {n}");
         }
-        assert!(log.lock().len() <= MAX_TRACKED_CLIENTS);
+        assert_eq!(log.lock().len(), MAX_TRACKED_CLIENTS);
+        // The oldest is still remembered (and throttled); once the windows pass, room.
+        assert!(log.blocked(first, start + Duration::from_secs(2)).is_some());
+        assert!(log.record(IpAddr::from([192, 0, 2, 1]), start + Duration::from_secs(61)));
     }
 }

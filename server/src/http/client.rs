@@ -17,6 +17,11 @@ impl TrustedProxies {
         Self(networks)
     }
 
+    /// Whether `peer` is a trusted proxy (which carries many clients).
+    pub fn trusts_peer(&self, peer: IpAddr) -> bool {
+        !self.0.is_empty() && self.trusts(peer)
+    }
+
     fn trusts(&self, address: IpAddr) -> bool {
         let address = canonical(address);
         self.0.iter().any(|network| network.contains(&address))
@@ -60,6 +65,18 @@ impl TrustedProxies {
 fn canonical(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The key of a client in per-client limits: its IPv4 address, or its IPv6 /64 (one
+/// subscriber's network: anyone holding one has 2^64 addresses to rotate through).
+pub fn bucket(client: IpAddr) -> IpAddr {
+    match canonical(client) {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
         v4 => v4,
     }
 }
@@ -130,6 +147,20 @@ mod tests {
             trusted.client(ip("10.0.0.1"), &forwarded("1.1.1.1, junk")),
             ip("10.0.0.1")
         );
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_and_ipv4_ones_by_address() {
+        assert_eq!(bucket(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            bucket(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            bucket(ip("2001:db8:1:2::7"))
+        );
+        assert_ne!(bucket(ip("2001:db8:1:3::1")), bucket(ip("2001:db8:1:2::1")));
+        assert_eq!(bucket(ip("192.0.2.9")), ip("192.0.2.9"));
+        assert_eq!(bucket(ip("::ffff:192.0.2.9")), ip("192.0.2.9"));
+        assert!(proxies(&["10.0.0.0/8"]).trusts_peer(ip("10.2.3.4")));
+        assert!(!proxies(&[]).trusts_peer(ip("10.2.3.4")));
     }
 
     #[test]

@@ -159,6 +159,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::not_found("not found"),
             StoreError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            StoreError::SyncRunning(_) => {
+                ApiError::new(StatusCode::CONFLICT, "sync_running", error.to_string())
+            }
             StoreError::Unavailable(cause) => {
                 error!(%cause, "The store is unavailable.");
                 ApiError::new(

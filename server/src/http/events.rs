@@ -132,12 +132,12 @@ pub async fn get_event(
 ) -> Result<Json<Envelope<EventAnswer>>> {
     let id = Uuid::parse_str(&id)
         .map_err(|_| ApiError::bad_request("invalid_parameter", format!("id {id:?} is not a UUID")))?;
-    let stored = state
-        .store
-        .get(id)
-        .await?
-        .filter(|stored| stored.searchable || admin)
-        .ok_or_else(|| ApiError::not_found(format!("no event has id {id}")))?;
+    let stored = if admin {
+        state.store.get(id).await?
+    } else {
+        state.store.get_searchable(id).await?
+    };
+    let stored = stored.ok_or_else(|| ApiError::not_found(format!("no event has id {id}")))?;
     Ok(Envelope::ok(EventAnswer {
         event: EventDetails::from(stored),
     }))

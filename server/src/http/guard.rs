@@ -43,7 +43,7 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a token for `client`; the wait until the next one when none is left.
+    /// Takes a token for `client` (an IPv6 client's whole /64 shares one); the wait until the next one when none is left.
     pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
         if self
             .requests
@@ -55,7 +55,7 @@ impl RateLimiter {
             self.limiter.shrink_to_fit();
         }
         self.limiter
-            .check_key(&client)
+            .check_key(&super::client::bucket(client))
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
@@ -79,6 +79,24 @@ pub struct GuardConfig {
 /// The guard's answer when `request` may not go on: the query string is too long, or
 /// its client has no token left. `None` lets it through.
 pub fn check(config: &GuardConfig, request: &Request) -> Option<Response> {
+    // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host.
+    if request.version() == axum::http::Version::HTTP_11 {
+        let hosts = request.headers().get_all(axum::http::header::HOST).iter().count();
+        if hosts != 1 {
+            let problem = if hosts == 0 {
+                "has no Host header"
+            } else {
+                "has more than one Host header"
+            };
+            return Some(
+                ApiError::bad_request(
+                    "bad_request",
+                    format!("the request {problem}; HTTP/1.1 needs exactly one"),
+                )
+                .into_response(),
+            );
+        }
+    }
     let query_len = request.uri().query().map_or(0, str::len);
     if query_len > config.max_query_bytes {
         return Some(

@@ -24,6 +24,7 @@ pub mod guard;
 pub mod openapi;
 mod ops;
 pub mod policy;
+mod recent;
 pub mod render_budget;
 pub mod request_id;
 mod search;
@@ -77,6 +78,15 @@ pub struct AppState {
     pub search_cache_control: HeaderValue,
     /// Bytes of uncached /search bodies in flight at once (`server.search_inflight_bytes`).
     pub search_render_budget: Arc<render_budget::RenderBudget>,
+    /// The last `/status` and `/metrics` answers, rendered at most once a second.
+    pub recent_pages: Arc<RecentPages>,
+}
+
+/// The costly public pages' last answers.
+#[derive(Default)]
+pub struct RecentPages {
+    status: recent::Recent,
+    metrics: recent::Recent,
 }
 
 /// What the middleware stack is built from.
@@ -106,6 +116,7 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         read_model: Arc::clone(&state.read_model),
         cache_control: state.search_cache_control.clone(),
         render_budget: Arc::clone(&state.search_render_budget),
+        proxies: guard.proxies.clone(),
     });
     let (search, search_doc) = OpenApiRouter::new()
         .routes(routes!(search::search))

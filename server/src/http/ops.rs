@@ -1,12 +1,15 @@
 //! What orchestrators and monitoring read: `/health`, `/ready`, `/metrics`.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::AppState;
 use super::error::{Envelope, ErrorEnvelope, Result};
+use super::recent::Answer;
 use utoipa::ToSchema;
 
 /// `/health`'s answer.
@@ -56,11 +59,22 @@ pub async fn ready(State(state): State<AppState>) -> Result<axum::Json<Envelope<
 #[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
     responses((status = 200, description = "The Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    let version = state.read_model.snapshot().version();
+    let pages = Arc::clone(&state.recent_pages);
+    pages
+        .metrics
+        .get_or_render(version, || render_metrics(state))
+        .await
+        .into_response()
+}
+
+async fn render_metrics(state: AppState) -> Answer {
     let snapshot = state.read_model.snapshot();
     for (provider, count) in snapshot.counts_by_provider() {
         metrics::gauge!("boxoffice_items_served", "provider" => provider.to_string()).set(count as f64);
     }
     metrics::gauge!("boxoffice_data_version").set(snapshot.version() as f64);
+    metrics::counter!("boxoffice_log_lines_dropped_total").absolute(crate::telemetry::dropped_lines());
     // The breaker and last success as the store keeps them: every process reports the
     // same, after a restart too.
     match state.engine.instances().await {
@@ -82,12 +96,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         }
         Err(error) => tracing::warn!(%error, "Cannot read the instances' state for /metrics."),
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4"),
-        )],
-        crate::metrics::render(),
-    )
-        .into_response()
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    Answer {
+        status: StatusCode::OK,
+        headers,
+        body: crate::metrics::render().into(),
+    }
 }

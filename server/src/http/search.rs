@@ -30,6 +30,8 @@ pub struct SearchState {
     pub cache_control: HeaderValue,
     /// Bounds the bytes of uncached responses in flight.
     pub render_budget: Arc<RenderBudget>,
+    /// Who the client is, for its share of the render budget.
+    pub proxies: super::client::TrustedProxies,
 }
 
 /// The largest page a client may ask for.
@@ -176,7 +178,8 @@ pub async fn search(State(state): State<Arc<SearchState>>, request: Request) -> 
                         }
                     }
                     let plan = snapshot.plan(&key);
-                    reservation = state.render_budget.reserve(plan.bytes()).await;
+                    let client = state.proxies.client_of(request.extensions(), headers);
+                    reservation = state.render_budget.reserve(plan.bytes(), client).await;
                     let body = snapshot.write(&key, &plan);
                     let rendered = Rendered::new(snapshot.version(), &key, body);
                     cache.insert(key.clone(), rendered)

@@ -26,10 +26,14 @@ const ENTRY_OVERHEAD: usize = 320;
 /// must not push out every other.
 const MAX_ENTRY_SHARE: usize = 4;
 
-/// Compressions a snapshot runs at once. Past that, a request gets the plain body
-/// rather than waiting: a stream of distinct queries cannot queue compression work
-/// (each costs ten to a hundred times its rendering) faster than the cores do it.
-const COMPRESSIONS_AT_ONCE: usize = 2;
+/// Compressions the process runs at once, over every snapshot: half its cores (at
+/// least two). Past that, a request gets the plain body rather than waiting: a stream
+/// of distinct queries cannot queue compression work (each costs several times its
+/// rendering) faster than the cores do it, nor take the cores from /search.
+static COMPRESSING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    tokio::sync::Semaphore::new((cores / 2).max(2))
+});
 
 /// A strong validator of a /search representation: the snapshot's version, a hash
 /// of the normalized query, and the coding.
@@ -124,7 +128,7 @@ impl Rendered {
     /// The `encoding` representation, compressed on first demand (off the async
     /// workers; concurrent requests wait for the one compression). Identity when
     /// compressing fails or does not make it smaller, and when the snapshot already
-    /// runs [`COMPRESSIONS_AT_ONCE`] compressions.
+    /// runs as many compressions as it may ([`COMPRESSING`]).
     pub async fn variant(&self, encoding: Encoding, cache: &ResponseCache) -> &Variant {
         let cell = match encoding {
             Encoding::Identity => return &self.identity,
@@ -184,12 +188,16 @@ const ALIAS_OVERHEAD: usize = 96;
 pub struct ResponseCache {
     budget: usize,
     state: Mutex<State>,
-    compressing: tokio::sync::Semaphore,
+    compressing: &'static tokio::sync::Semaphore,
 }
 
 impl ResponseCache {
     /// A cache of at most `budget` bytes; 0 keeps nothing (and compresses nothing).
     pub fn new(budget: usize) -> Self {
+        Self::compressing_with(budget, &COMPRESSING)
+    }
+
+    fn compressing_with(budget: usize, compressing: &'static tokio::sync::Semaphore) -> Self {
         Self {
             budget,
             state: Mutex::new(State {
@@ -199,7 +207,7 @@ impl ResponseCache {
                 aliases: HashMap::new(),
                 alias_bytes: 0,
             }),
-            compressing: tokio::sync::Semaphore::new(COMPRESSIONS_AT_ONCE),
+            compressing,
         }
     }
 
@@ -331,6 +339,13 @@ mod tests {
         }
     }
 
+    /// Compressions at once in a test's own cache: other tests cannot take them.
+    const AT_ONCE: usize = 2;
+
+    fn own(budget: usize) -> ResponseCache {
+        ResponseCache::compressing_with(budget, Box::leak(Box::new(tokio::sync::Semaphore::new(AT_ONCE))))
+    }
+
     fn body(len: usize) -> Bytes {
         Bytes::from(
             (0..len)
@@ -352,7 +367,7 @@ mod tests {
 
     #[tokio::test]
     async fn compressed_variants_decode_to_the_body_and_carry_their_tags() {
-        let cache = ResponseCache::new(1 << 20);
+        let cache = own(1 << 20);
         let entry = cache.insert(key(1), Rendered::new(1, &key(1), body(20_000)));
         let gzip = entry.variant(Encoding::Gzip, &cache).await;
         assert_eq!(gzip.encoding, Encoding::Gzip);
@@ -378,7 +393,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_compression_cannot_shrink_is_served_as_is() {
-        let cache = ResponseCache::new(1 << 20);
+        let cache = own(1 << 20);
         let entry = cache.insert(key(1), Rendered::new(1, &key(1), Bytes::from_static(b"{}")));
         let served = entry.variant(Encoding::Gzip, &cache).await;
         assert_eq!(served.encoding, Encoding::Identity);
@@ -387,9 +402,9 @@ mod tests {
 
     #[tokio::test]
     async fn past_the_compressions_at_once_the_plain_body_is_served_without_waiting() {
-        let cache = ResponseCache::new(1 << 20);
+        let cache = own(1 << 20);
         let entry = cache.insert(key(1), Rendered::new(1, &key(1), body(20_000)));
-        let busy = cache.compressing.try_acquire_many(COMPRESSIONS_AT_ONCE as u32);
+        let busy = cache.compressing.try_acquire_many(AT_ONCE as u32);
         assert!(busy.is_ok());
         let served = entry.variant(Encoding::Gzip, &cache).await;
         assert_eq!(served.encoding, Encoding::Identity);
@@ -400,7 +415,7 @@ mod tests {
             entry.variant(Encoding::Gzip, &cache).await.encoding,
             Encoding::Gzip
         );
-        let _busy = cache.compressing.try_acquire_many(COMPRESSIONS_AT_ONCE as u32);
+        let _busy = cache.compressing.try_acquire_many(AT_ONCE as u32);
         assert_eq!(
             entry.variant(Encoding::Gzip, &cache).await.encoding,
             Encoding::Gzip
@@ -409,7 +424,7 @@ mod tests {
 
     #[test]
     fn the_cache_stays_within_its_budget_and_keeps_what_is_read() {
-        let cache = ResponseCache::new(64 * 1024);
+        let cache = own(64 * 1024);
         let hot = cache.insert(key(0), Rendered::new(1, &key(0), body(4_000)));
         for n in 1..100 {
             assert!(
@@ -428,11 +443,11 @@ mod tests {
 
     #[test]
     fn large_bodies_and_a_zero_budget_keep_nothing() {
-        let cache = ResponseCache::new(64 * 1024);
+        let cache = own(64 * 1024);
         let large = cache.insert(key(1), Rendered::new(1, &key(1), body(20_000)));
         assert!(cache.get(&key(1)).is_none());
         assert_eq!(large.coding_for(Encoding::Gzip), Encoding::Identity);
-        let off = ResponseCache::new(0);
+        let off = own(0);
         let entry = off.insert(key(1), Rendered::new(1, &key(1), body(10)));
         assert!(off.get(&key(1)).is_none() && off.is_empty());
         assert_eq!(entry.coding_for(Encoding::Brotli), Encoding::Identity);
@@ -440,7 +455,7 @@ mod tests {
 
     #[test]
     fn a_query_string_seen_before_finds_its_response_until_it_is_evicted() {
-        let cache = ResponseCache::new(64 * 1024);
+        let cache = own(64 * 1024);
         assert!(cache.get_by_query_string("from=0").is_none());
         let kept = cache.insert(key(0), Rendered::new(1, &key(0), body(4_000)));
         cache.remember_query_string("from=0", &key(0));
@@ -459,7 +474,7 @@ mod tests {
 
     #[test]
     fn remembered_query_strings_are_bounded() {
-        let cache = ResponseCache::new(1 << 20);
+        let cache = own(1 << 20);
         let long = "x".repeat(2000);
         for n in 0..2000 {
             cache.remember_query_string(&format!("{long}{n}"), &key(n));
@@ -470,7 +485,7 @@ mod tests {
 
     #[test]
     fn a_second_insert_of_one_key_returns_the_first() {
-        let cache = ResponseCache::new(1 << 20);
+        let cache = own(1 << 20);
         let first = cache.insert(key(1), Rendered::new(1, &key(1), body(100)));
         let second = cache.insert(key(1), Rendered::new(1, &key(1), body(100)));
         assert!(Arc::ptr_eq(&first, &second));

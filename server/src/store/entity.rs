@@ -117,6 +117,10 @@ pub mod rejects {
         pub record: String,
         pub reason: String,
         pub raw: Option<String>,
+        /// `Rejection::digest`: one row per distinct rejection (NULL in rows of before).
+        pub digest: Option<String>,
+        pub first_seen: Option<DateTimeUtc>,
+        pub seen_count: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

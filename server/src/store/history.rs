@@ -2,11 +2,13 @@
 //! their heartbeat), the quarantine, each instance's breaker and last success, and
 //! their retention.
 
+use std::collections::HashMap;
+
 use boxoffice_core::provider::Rejection;
 use boxoffice_core::store::{InstanceState, QuarantinedRecord, Retention};
 use boxoffice_core::{RunStatus, StoreError, SyncReport};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
@@ -87,17 +89,45 @@ impl SeaOrmStore {
             .exec_without_returning(&transaction)
             .await
             .map_err(store_error)?;
-        for chunk in quarantine.chunks(500) {
-            let rows = chunk.iter().map(|rejection| rejects::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                run_id: Set(report.run_id),
-                provider: Set(report.provider.clone()),
-                rejected_at: Set(report.finished_at),
-                record: Set(rejection.record.clone()),
-                reason: Set(rejection.reason.clone()),
-                raw: Set(rejection.raw.clone()),
-            });
+        // One row per distinct rejection: counted once more when seen again. Repeats
+        // within the run are folded first (an upsert may not touch a row twice).
+        let mut distinct: Vec<(String, &Rejection, i64)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for rejection in quarantine {
+            let digest = rejection.digest();
+            match index.get(&digest) {
+                Some(&at) => distinct[at].2 += 1,
+                None => {
+                    index.insert(digest.clone(), distinct.len());
+                    distinct.push((digest, rejection, 1));
+                }
+            }
+        }
+        let on_conflict = OnConflict::columns([rejects::Column::Provider, rejects::Column::Digest])
+            .update_columns([rejects::Column::RunId, rejects::Column::RejectedAt])
+            .value(
+                rejects::Column::SeenCount,
+                Expr::col((rejects::Entity, rejects::Column::SeenCount))
+                    .add(Expr::col((Alias::new("excluded"), rejects::Column::SeenCount))),
+            )
+            .to_owned();
+        for chunk in distinct.chunks(500) {
+            let rows = chunk
+                .iter()
+                .map(|(digest, rejection, times)| rejects::ActiveModel {
+                    id: Set(Uuid::new_v4()),
+                    run_id: Set(report.run_id),
+                    provider: Set(report.provider.clone()),
+                    rejected_at: Set(report.finished_at),
+                    record: Set(rejection.record.clone()),
+                    reason: Set(rejection.reason.clone()),
+                    raw: Set(rejection.raw.clone()),
+                    digest: Set(Some(digest.clone())),
+                    first_seen: Set(Some(report.finished_at)),
+                    seen_count: Set(*times),
+                });
             rejects::Entity::insert_many(rows)
+                .on_conflict(on_conflict.clone())
                 .exec_without_returning(&transaction)
                 .await
                 .map_err(store_error)?;
@@ -155,6 +185,8 @@ impl SeaOrmStore {
                 run_id: row.run_id,
                 provider: row.provider,
                 rejected_at: row.rejected_at,
+                first_seen: row.first_seen.unwrap_or(row.rejected_at),
+                times: u64::try_from(row.seen_count).unwrap_or(1),
                 rejection: Rejection {
                     record: row.record,
                     reason: row.reason,
@@ -203,8 +235,9 @@ impl SeaOrmStore {
     }
 
     /// Deletes the runs of `provider` older than its latest `retention.runs` (their
-    /// quarantined records go with the rejects' age limit), and quarantined records
-    /// older than `retention.rejects`.
+    /// quarantined records go with the rejects' age limit), quarantined records last
+    /// seen longer ago than `retention.rejects`, and the longest unseen past
+    /// `retention.max_rejects`.
     pub(super) async fn trim(&self, provider: &str, retention: &Retention) -> Result<(u64, u64), StoreError> {
         let offset = retention.runs;
         let cutoff = sync_runs::Entity::find()
@@ -238,6 +271,30 @@ impl SeaOrmStore {
             .await
             .map_err(store_error)?
             .rows_affected;
-        Ok((runs, rejects))
+        // The cap: past it, the rows seen longest ago go.
+        let beyond_cap = rejects::Entity::find()
+            .select_only()
+            .column(rejects::Column::RejectedAt)
+            .filter(rejects::Column::Provider.eq(provider))
+            .order_by_desc(rejects::Column::RejectedAt)
+            .offset(retention.max_rejects)
+            .limit(1)
+            .into_tuple::<DateTime<Utc>>()
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        let capped = match beyond_cap {
+            None => 0,
+            Some(newest_removed) => {
+                rejects::Entity::delete_many()
+                    .filter(rejects::Column::Provider.eq(provider))
+                    .filter(rejects::Column::RejectedAt.lte(newest_removed))
+                    .exec(&self.db)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected
+            }
+        };
+        Ok((runs, rejects + capped))
     }
 }

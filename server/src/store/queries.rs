@@ -7,10 +7,10 @@ use boxoffice_core::provider::{Rejection, Validators};
 use boxoffice_core::store::{InstanceState, QuarantinedRecord, Retention};
 use boxoffice_core::{EventStore, SearchItem, StoreError, StoredEvent, SyncReport, SyncTransaction};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, Statement, TransactionTrait,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -30,26 +30,10 @@ impl EventStore for SeaOrmStore {
             None => None,
         };
         let transaction = self.db.begin().await.map_err(store_error)?;
-        if transaction.get_database_backend() == DbBackend::Postgres {
-            // Held until the transaction ends, or the connection dies with its process.
-            let row = transaction
-                .query_one_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT pg_try_advisory_xact_lock($1) AS locked",
-                    [sync_lock_key(provider).into()],
-                ))
-                .await
-                .map_err(store_error)?;
-            let locked = row
-                .map(|row| row.try_get::<bool>("", "locked"))
-                .transpose()
-                .map_err(store_error)?
-                .unwrap_or(false);
-            if !locked {
-                return Err(StoreError::Conflict(format!(
-                    "another process is syncing {provider:?}"
-                )));
-            }
+        if !instance_lock(&transaction, provider).await? {
+            return Err(StoreError::Conflict(format!(
+                "another process is syncing {provider:?}"
+            )));
         }
         Ok(Box::new(
             SqlSyncTransaction::begin(transaction, provider, writer).await?,
@@ -101,6 +85,40 @@ impl EventStore for SeaOrmStore {
         stored_event(model, &zones, searchable).map(Some)
     }
 
+    async fn get_searchable(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
+        // One query that finds nothing for an unknown id and for an unsearchable one.
+        let online = Query::select()
+            .expr(Expr::val(1))
+            .from(online_base_events::Entity)
+            .and_where(
+                Expr::col((online_base_events::Entity, online_base_events::Column::Provider))
+                    .equals((events::Entity, events::Column::Provider)),
+            )
+            .and_where(
+                Expr::col((
+                    online_base_events::Entity,
+                    online_base_events::Column::BaseEventId,
+                ))
+                .equals((events::Entity, events::Column::BaseEventId)),
+            )
+            .to_owned();
+        let Some(model) = events::Entity::find_by_id(id)
+            .filter(Expr::exists(online))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let zones = event_zones::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(|row| row.zones)
+            .unwrap_or_else(|| "[]".into());
+        stored_event(model, &zones, true).map(Some)
+    }
+
     async fn data_version(&self) -> Result<i64, StoreError> {
         let state = store_state::Entity::find_by_id(1)
             .one(&self.db)
@@ -150,7 +168,16 @@ impl EventStore for SeaOrmStore {
     }
 
     async fn retire(&self, provider: &str) -> Result<u64, StoreError> {
+        // SQLite: after every write of this process (another process's waits on the
+        // file's lock); PostgreSQL: only while no process syncs the instance.
+        let _writer = match &self.sqlite_writer {
+            Some(mutex) => Some(Arc::clone(mutex).lock_owned().await),
+            None => None,
+        };
         let transaction = self.db.begin().await.map_err(store_error)?;
+        if !instance_lock(&transaction, provider).await? {
+            return Err(StoreError::SyncRunning(provider.to_owned()));
+        }
         event_zones::Entity::delete_many()
             .filter(
                 event_zones::Column::Id.in_subquery(
@@ -239,4 +266,26 @@ impl EventStore for SeaOrmStore {
             .await
             .map_err(|error| StoreError::Unavailable(error.to_string()))
     }
+}
+
+/// Takes `provider`'s lock for the rest of `transaction` (PostgreSQL: an advisory lock
+/// that dies with the connection); `false` when another session holds it. SQLite has
+/// one writer, held by the caller: always `true`.
+async fn instance_lock(transaction: &DatabaseTransaction, provider: &str) -> Result<bool, StoreError> {
+    if transaction.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row = transaction
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS locked",
+            [sync_lock_key(provider).into()],
+        ))
+        .await
+        .map_err(store_error)?;
+    Ok(row
+        .map(|row| row.try_get::<bool>("", "locked"))
+        .transpose()
+        .map_err(store_error)?
+        .unwrap_or(false))
 }

@@ -158,7 +158,7 @@ impl SyncTransaction for SqlSyncTransaction {
             }
             let hash = record.content_hash();
             match stored.get(&id) {
-                Some(old) if *old == hash => unchanged.push(id),
+                Some(old) if *old == hash => unchanged.push((id, record, hash)),
                 Some(_) => {
                     outcome.updated += 1;
                     writes.push(active_model(id, record, hash, seen_at));
@@ -171,8 +171,35 @@ impl SyncTransaction for SqlSyncTransaction {
                 }
             }
         }
-        outcome.unchanged = unchanged.len() as u64;
-
+        if !unchanged.is_empty() {
+            let touched = events::Entity::update_many()
+                .col_expr(C::LastSeen, Expr::value(seen_at))
+                .filter(C::Id.is_in(unchanged.iter().map(|(id, ..)| *id)))
+                .exec(tx)
+                .await
+                .map_err(store_error)?
+                .rows_affected;
+            outcome.unchanged = touched;
+            if touched < unchanged.len() as u64 {
+                // Rows read a moment ago are gone (deleted by someone not holding the
+                // instance's lock): the feed still has them, so they are stored anew.
+                let present: HashSet<Uuid> = events::Entity::find()
+                    .select_only()
+                    .column(C::Id)
+                    .filter(C::Id.is_in(unchanged.iter().map(|(id, ..)| *id)))
+                    .into_tuple::<Uuid>()
+                    .all(tx)
+                    .await
+                    .map_err(store_error)?
+                    .into_iter()
+                    .collect();
+                for (id, record, hash) in unchanged.into_iter().filter(|(id, ..)| !present.contains(id)) {
+                    outcome.inserted += 1;
+                    writes.push(active_model(id, record, hash, seen_at));
+                    zones.push(zones_row(id, record));
+                }
+            }
+        }
         if !writes.is_empty() {
             // New rows are inserted; changed rows take every column but their history's
             // start (first_seen).
@@ -213,14 +240,6 @@ impl SyncTransaction for SqlSyncTransaction {
                 .await
                 .map_err(store_error)?;
             self.changed = true;
-        }
-        if !unchanged.is_empty() {
-            events::Entity::update_many()
-                .col_expr(C::LastSeen, Expr::value(seen_at))
-                .filter(C::Id.is_in(unchanged))
-                .exec(tx)
-                .await
-                .map_err(store_error)?;
         }
         if !online_bases.is_empty() {
             let rows = online_bases

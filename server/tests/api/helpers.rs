@@ -216,6 +216,20 @@ async fn sweep_old_databases(admin: &sea_orm::DatabaseConnection) {
 
 pub use boxoffice_testkit::MockResponse;
 
+/// A generated Fever feed: `base_events` × `sessions` sessions (items) of `zones`
+/// zones each, starting over 2021-2023.
+pub fn generated_feed(base_events: usize, sessions: usize, zones: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let shape = boxoffice_provider_fever::generate::FeedShape {
+        base_events,
+        events_per_base: sessions,
+        zones,
+        seed: 7,
+    };
+    boxoffice_provider_fever::generate::write_feed(&mut bytes, &shape).unwrap_or_else(|e| panic!("{e}"));
+    bytes
+}
+
 /// A local provider serving whatever it is told to, at `/feed` (the test kit's mock).
 pub struct MockProvider {
     pub url: String,

@@ -31,5 +31,6 @@ mod real_apis;
 mod routes;
 mod search_cache;
 mod shutdown;
+mod slow_clients;
 mod status;
 mod traces;

@@ -5,22 +5,13 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use boxoffice_provider_fever::generate::{FeedShape, write_feed};
 use serde_json::Value;
 
 use crate::helpers::*;
 
-/// A generated Fever feed of about `base_events` × 2 sessions.
+/// A generated Fever feed of `base_events` × 2 sessions.
 fn feed(base_events: usize) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    let shape = FeedShape {
-        base_events,
-        events_per_base: 2,
-        zones: 2,
-        seed: 7,
-    };
-    write_feed(&mut bytes, &shape).unwrap();
-    bytes
+    generated_feed(base_events, 2, 2)
 }
 
 /// `boxoffice --config <config> sync --provider fever` under a pseudo-terminal (`script`

@@ -8,13 +8,14 @@ use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use boxoffice_core::sync::{CircuitState, InstanceStatus};
 use boxoffice_core::{StoreError, SyncReport};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::AppState;
+use super::recent::Answer;
 
 mod chart;
 
@@ -30,6 +31,16 @@ const CHART_RUNS: u64 = 20;
         (status = 503, description = "The store is unavailable: the page says so", content_type = "text/html", body = String),
     ))]
 pub async fn status_page(State(state): State<AppState>) -> Response {
+    let version = state.read_model.snapshot().version();
+    let pages = std::sync::Arc::clone(&state.recent_pages);
+    pages
+        .status
+        .get_or_render(version, || render(state))
+        .await
+        .into_response()
+}
+
+async fn render(state: AppState) -> Answer {
     let snapshot = state.read_model.snapshot();
     let counts = snapshot.counts_by_provider();
     let mut page = Page {
@@ -51,15 +62,18 @@ pub async fn status_page(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::OK
     };
-    (
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, content_security_policy().clone());
+    Answer {
         status,
-        [
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (header::CONTENT_SECURITY_POLICY, content_security_policy().clone()),
-        ],
-        Html(page.render()),
-    )
-        .into_response()
+        headers,
+        body: page.render().into(),
+    }
 }
 
 async fn rows(state: &AppState, counts: &[(std::sync::Arc<str>, usize)]) -> Result<Vec<Row>, StoreError> {
