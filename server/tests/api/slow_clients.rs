@@ -298,8 +298,16 @@ async fn a_retirement_during_a_run_of_the_instance_is_refused_and_the_run_keeps_
     };
     assert_eq!(report["status"], "succeeded", "{report}");
     assert_eq!(report["inserted"], 400, "{report}");
-    let searchable = app.search(EVERYTHING).await.len();
-    assert!(searchable > 0);
+    // The run's commit reaches the snapshot a moment after its report.
+    let mut searchable = 0;
+    for _ in 0..100 {
+        searchable = app.search(EVERYTHING).await.len();
+        if searchable > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(searchable > 0, "the run's items never became searchable");
     // Then the retirement goes through, and a run of what is left counts from scratch.
     let (status, retired) = app
         .admin(Method::DELETE, "/admin/providers/fever/items", None)
