@@ -76,12 +76,7 @@ impl EventStore for SeaOrmStore {
                 .await
                 .map_err(store_error)?
                 .is_some();
-        let zones = event_zones::Entity::find_by_id(id)
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(|row| row.zones)
-            .unwrap_or_else(|| "[]".into());
+        let zones = self.zones_of(id).await?;
         stored_event(model, &zones, searchable).map(Some)
     }
 
@@ -110,12 +105,7 @@ impl EventStore for SeaOrmStore {
         else {
             return Ok(None);
         };
-        let zones = event_zones::Entity::find_by_id(id)
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(|row| row.zones)
-            .unwrap_or_else(|| "[]".into());
+        let zones = self.zones_of(id).await?;
         stored_event(model, &zones, true).map(Some)
     }
 
@@ -265,6 +255,17 @@ impl EventStore for SeaOrmStore {
             .ping()
             .await
             .map_err(|error| StoreError::Unavailable(error.to_string()))
+    }
+}
+
+impl SeaOrmStore {
+    /// The stored zones of item `id`, as JSON (`[]` when it has none).
+    async fn zones_of(&self, id: Uuid) -> Result<String, StoreError> {
+        Ok(event_zones::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map_or_else(|| "[]".into(), |row| row.zones))
     }
 }
 

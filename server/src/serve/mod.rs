@@ -23,9 +23,8 @@
 //! Shutdown (ADR 0005): stop accepting, ask every connection to finish its request in
 //! flight and close, and close whatever is still open at `server.shutdown_timeout`.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,13 +37,18 @@ use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt;
 use tracing::{debug, info, warn};
+
+mod limits;
+mod socket;
+
+use limits::{ClientConnections, HeadBudget};
+use socket::Watched;
 
 /// The largest request head a connection may buffer: a bound on what one client can
 /// make the process hold (hyper's default is ~400 KB). Longer heads answer 431.
@@ -187,80 +191,6 @@ async fn serve_connection(
         reason = stage.expired(options) => {
             debug!(%peer, reason, "Closing a connection.");
         }
-    }
-}
-
-/// How many connections each client address holds (IPv6 by /64).
-#[derive(Default)]
-struct ClientConnections(Mutex<HashMap<IpAddr, usize>>);
-
-/// One connection of a client, counted until dropped.
-struct ClientSlot {
-    clients: Arc<ClientConnections>,
-    key: IpAddr,
-}
-
-impl ClientConnections {
-    /// A slot for one more connection of `peer`, unless it holds `cap` already.
-    fn enter(clients: &Arc<Self>, peer: IpAddr, cap: usize) -> Option<ClientSlot> {
-        let key = crate::http::client::bucket(peer);
-        let mut counts = clients
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = counts.entry(key).or_default();
-        if *count >= cap {
-            return None;
-        }
-        *count += 1;
-        Some(ClientSlot {
-            clients: Arc::clone(clients),
-            key,
-        })
-    }
-}
-
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        let mut counts = self
-            .clients
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.key) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.key);
-            }
-        }
-    }
-}
-
-/// The bytes of request heads received and not yet complete, over every connection.
-pub(crate) struct HeadBudget {
-    used: AtomicUsize,
-    limit: usize,
-}
-
-impl HeadBudget {
-    pub(crate) fn new(limit: usize) -> Self {
-        Self {
-            used: AtomicUsize::new(0),
-            limit,
-        }
-    }
-
-    /// Takes `bytes` more, unless that would pass the limit.
-    fn take(&self, bytes: usize) -> bool {
-        self.used
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-                used.checked_add(bytes).filter(|total| *total <= self.limit)
-            })
-            .is_ok()
-    }
-
-    fn give_back(&self, bytes: usize) {
-        self.used.fetch_sub(bytes, Ordering::Relaxed);
     }
 }
 
@@ -511,112 +441,6 @@ impl http_body::Body for GuardedBody {
     }
 }
 
-/// The connection's socket, telling its stage when bytes arrive.
-struct Watched {
-    inner: TcpStream,
-    stage: Arc<Stage>,
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        self.stage.head_done();
-    }
-}
-
-impl AsyncRead for Watched {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        // While a head is awaited, hyper is given no more than it may hold, so that
-        // MAX_HEAD_BYTES is the limit exactly, however the client's bytes arrive.
-        let room = self.stage.head_room();
-        let before = buf.filled().len();
-        let polled = match room {
-            Some(room) if room < buf.remaining() => {
-                let mut limited = ReadBuf::new(buf.initialize_unfilled_to(room.max(1)));
-                let polled = Pin::new(&mut self.inner).poll_read(cx, &mut limited);
-                let read = limited.filled().len();
-                buf.advance(read);
-                polled
-            }
-            _ => Pin::new(&mut self.inner).poll_read(cx, buf),
-        };
-        let read = buf.filled().len() - before;
-        if matches!(polled, Poll::Ready(Ok(()))) && read > 0 {
-            self.stage.received();
-            if room.is_some() && !self.stage.head_received(read) {
-                return Poll::Ready(Err(std::io::Error::other(
-                    "the unfinished request heads of every connection take all that may be held",
-                )));
-            }
-        }
-        polled
-    }
-}
-
-/// What a write's outcome tells the stage: a refused write (the client's window is
-/// full) starts the stall clock, a written byte stops it.
-fn noted(stage: &Stage, polled: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
-    match &polled {
-        Poll::Pending => stage.write_refused(),
-        Poll::Ready(Ok(written)) if *written > 0 => stage.wrote(),
-        Poll::Ready(_) => {}
-    }
-    polled
-}
-
-impl AsyncWrite for Watched {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        noted(&self.stage, polled)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        // A kept body in pages goes by sendfile: no copy of it per request.
-        if let Some(plan) = crate::pages::plan(bufs) {
-            let polled = loop {
-                let socket = &self.inner;
-                match socket.poll_write_ready(cx) {
-                    Poll::Pending => break Poll::Pending,
-                    Poll::Ready(Err(error)) => break Poll::Ready(Err(error)),
-                    Poll::Ready(Ok(())) => {}
-                }
-                match socket.try_io(tokio::io::Interest::WRITABLE, || {
-                    crate::pages::send(socket, bufs, &plan)
-                }) {
-                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-                    written => break Poll::Ready(written),
-                }
-            };
-            return noted(&self.stage, polled);
-        }
-        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        noted(&self.stage, polled)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -687,19 +511,6 @@ mod tests {
             "the client stopped reading the response"
         );
         assert_eq!(from.elapsed(), Duration::from_millis(500));
-    }
-
-    #[test]
-    fn one_client_holds_at_most_its_cap_of_connections_and_gets_them_back() {
-        let clients = Arc::new(ClientConnections::default());
-        let peer: IpAddr = "2001:db8::1".parse().unwrap_or(IpAddr::from([0; 4]));
-        let neighbour: IpAddr = "2001:db8::2".parse().unwrap_or(IpAddr::from([0; 4]));
-        let first = ClientConnections::enter(&clients, peer, 2);
-        let second = ClientConnections::enter(&clients, neighbour, 2);
-        assert!(first.is_some() && second.is_some());
-        assert!(ClientConnections::enter(&clients, peer, 2).is_none(), "same /64");
-        drop(first);
-        assert!(ClientConnections::enter(&clients, neighbour, 2).is_some());
     }
 
     #[test]
