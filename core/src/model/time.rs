@@ -25,8 +25,10 @@ pub fn local_to_instant(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
         LocalResult::Single(at) => at.with_timezone(&Utc),
         LocalResult::Ambiguous(earliest, _) => earliest.with_timezone(&Utc),
         LocalResult::None => {
-            // Three hours back is before any gap (none is longer) and after the
-            // previous transition: its offset is the one the clocks left.
+            // Three hours back is before a daylight-saving gap (an hour or two) and
+            // after the transition before it: its offset is the one the clocks left.
+            // A longer gap (a day skipped at the date line, Pacific/Apia 2011-12-30)
+            // can hold that too: the wall clock is then read as UTC, below.
             let before = local - chrono::Duration::hours(3);
             let offset = match tz.from_local_datetime(&before) {
                 LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => at.offset().fix(),

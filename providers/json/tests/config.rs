@@ -4,7 +4,7 @@
 use boxoffice_core::registry::{self, ConfigProblem};
 use boxoffice_testkit::instance_from_toml;
 
-/// A complete table, as the README's example has it; `patch` edits its text.
+/// A complete table, as docs/adding-a-provider.md's example has it; `patch` edits its text.
 const ACME: &str = r#"
 kind = "json"
 url = "https://api.example.com/v1/shows?page=1"

@@ -64,7 +64,7 @@ async fn health_ready_docs_and_openapi_are_served() {
     ] {
         assert!(paths.contains_key(route), "{route} is not documented");
     }
-    // The public contract is served as published (tools/build_openapi.py copies it).
+    // The public contract is served as published (openapi.rs embeds docs/api/search-api.yaml).
     let search = &openapi["paths"]["/search"]["get"];
     assert_eq!(search["operationId"], "searchEvents");
     let names: Vec<_> = search["parameters"]
