@@ -2,7 +2,7 @@
 //! - [`model`]: the canonical event model, its identity, time and the search window;
 //! - [`provider`]: the [`Provider`] trait, its sink and its rejections;
 //! - [`registry`]: provider kinds and their configuration;
-//! - [`store`]: the [`EventStore`] trait with the types it stores;
+//! - [`store`]: the [`EventStore`] traits (items, runs, instances) with the types it stores;
 //! - [`sync`]: the engine on top: runs, schedules, retries, breaker, batching, reports.
 //!
 //! This crate knows nothing of HTTP or SQL: providers are testable without a database
@@ -30,7 +30,8 @@ pub use provider::{
 pub use registry::{ConfigProblem, InstanceSettings, ProviderConfig, ProviderRegistration};
 pub use secret::{Secret, SecretSource};
 pub use store::{
-    BatchOutcome, EventStore, RunStatus, SearchItem, StoreError, StoredEvent, SyncReport, SyncTransaction,
+    BatchOutcome, EventStore, InstanceStore, ItemStore, RunStatus, RunStore, SearchItem, StoreError,
+    StoredEvent, SyncReport, SyncTransaction,
 };
 pub use sync::{SyncEngine, SyncError};
 

@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use boxoffice_core::registry::{BuiltProvider, ProviderConfig};
 use boxoffice_core::sync::CircuitState;
 use boxoffice_core::{
-    Document, EventRecord, EventStore, ExternalKey, Feed, LocalMoment, OpenRequest, Opened, Parsed, Provider,
-    ProviderError, RecordSink, RunStatus, SellMode, SyncEngine, SyncError, Validators,
+    Document, EventRecord, ExternalKey, Feed, InstanceStore, ItemStore, LocalMoment, OpenRequest, Opened,
+    Parsed, Provider, ProviderError, RecordSink, RunStatus, RunStore, SellMode, SyncEngine, SyncError,
+    Validators,
 };
 use boxoffice_testkit::MemoryStore;
 use chrono::NaiveDate;

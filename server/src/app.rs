@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use crate::config::Config;
-use crate::http::render_budget::RenderBudget;
+use crate::http::middleware::render_budget::RenderBudget;
 use crate::http::{self, AppState};
 use crate::read_model::ReadModel;
 use crate::serve::{ServeOptions, serve};
@@ -81,7 +81,7 @@ impl Application {
             config.admin_token()?,
             config.admin.max_failures,
             config.admin.failure_window,
-            http::client::TrustedProxies::new(config.server.trusted_proxies.clone()),
+            http::middleware::client::TrustedProxies::new(config.server.trusted_proxies.clone()),
         ));
         let listener = bind(config.server.addr, config.server.listen_backlog)
             .with_context(|| format!("binding {}", config.server.addr))?;
@@ -125,18 +125,22 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let engine = Arc::clone(&self.state.engine);
         let schedules = engine.spawn_schedules();
+        let database = &self.config.database.url;
+        let others = (database.starts_with("postgres://") || database.starts_with("postgresql://"))
+            .then(|| crate::store::notify::listen(database.clone(), stop_rx.clone()));
         let refresher = self.state.read_model.spawn_refresher(
             engine.subscribe(),
+            others,
             self.config.database.poll_interval,
             stop_rx,
         );
         let notice = spawn_unreachable_notice(Arc::clone(&engine), Arc::clone(&self.state.read_model));
         let limits = &self.config.server;
-        let proxies = http::client::TrustedProxies::new(limits.trusted_proxies.clone());
-        let guard = http::guard::GuardConfig {
+        let proxies = http::middleware::client::TrustedProxies::new(limits.trusted_proxies.clone());
+        let guard = http::middleware::guard::GuardConfig {
             max_query_bytes: limits.max_query_bytes,
             limiter: limits.rate_limit.enabled.then(|| {
-                Arc::new(http::guard::RateLimiter::new(
+                Arc::new(http::middleware::guard::RateLimiter::new(
                     limits.rate_limit.per_second,
                     limits.rate_limit.burst,
                 ))
@@ -158,7 +162,7 @@ impl Application {
             http::RouterOptions {
                 request_timeout: limits.request_timeout,
                 guard,
-                cors: http::cors::layer(&limits.cors),
+                cors: http::middleware::cors::layer(&limits.cors),
                 access_log: self.config.log.access,
             },
         );

@@ -29,7 +29,8 @@ pub fn settings(name: &str) -> InstanceSettings {
 }
 
 /// Reads `built`'s first document exactly as the sync engine does (its timeout and
-/// `max_feed_bytes`), sending `validators` when given, into a [`CollectingSink`].
+/// `max_feed_bytes`), sending `validators` when given, into a
+/// [`CollectingSink`](boxoffice_core::CollectingSink).
 pub async fn read_first_page(
     built: &BuiltProvider,
     validators: Option<&boxoffice_core::Validators>,

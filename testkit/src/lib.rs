@@ -6,7 +6,10 @@
 //! - [`instance_from_toml`]: an instance built through the registry from a TOML
 //!   snippet, exactly as `config.toml` would build it;
 //! - [`MemoryStore`]: an [`EventStore`](boxoffice_core::EventStore) in memory, to test
-//!   the sync engine without SQL.
+//!   the sync engine without SQL;
+//! - [`store_contract`](mod@store_contract): the cases every store passes, the memory store here and the
+//!   SQL store on SQLite and PostgreSQL in the server's tests
+//!   ([`store_contract!`] makes one test of each).
 //!
 //! Everything here listens on loopback only and stops with its owner.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -15,6 +18,7 @@ pub mod conformance;
 mod instance;
 mod memory_store;
 mod mock;
+pub mod store_contract;
 
 pub use instance::{instance_from_toml, read_first_page, settings};
 pub use memory_store::MemoryStore;

@@ -1,5 +1,7 @@
-//! The [`EventStore`] trait: where canonical records are kept for good, with the
-//! types it stores (items, run reports, the quarantine, feed validators).
+//! The store, where canonical records are kept for good: [`EventStore`], made of
+//! [`ItemStore`] (items, syncs' writes, the data version), [`RunStore`] (run reports,
+//! the quarantine, retention) and [`InstanceStore`] (the breaker's state and the
+//! on/off switches), with the types it stores.
 
 mod run;
 
@@ -142,9 +144,10 @@ pub trait SyncTransaction: Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
-/// The store of every item ever seen.
+/// The items: one sync's writes ([`begin_sync`](Self::begin_sync)), what /search and
+/// /events read, the data version every process polls, and retirement.
 #[async_trait]
-pub trait EventStore: Send + Sync + 'static {
+pub trait ItemStore: Send + Sync + 'static {
     /// Starts the writes of one sync of `provider`. Fails with
     /// [`StoreError::Conflict`] when another process is syncing it.
     async fn begin_sync(&self, provider: &str) -> Result<Box<dyn SyncTransaction>, StoreError>;
@@ -182,6 +185,25 @@ pub trait EventStore: Send + Sync + 'static {
     /// every process can poll it and refresh what it serves.
     async fn data_version(&self) -> Result<i64, StoreError>;
 
+    /// How many items of `provider` are stored.
+    async fn item_count(&self, provider: &str) -> Result<u64, StoreError>;
+
+    /// Takes every item of `provider` out of the store (and out of search), with its
+    /// searchability and feed validators, in one transaction; returns how many items.
+    /// The one way items are ever deleted: an operator's explicit retirement.
+    /// [`StoreError::SyncRunning`] while a sync of `provider` holds its lock in
+    /// another process (the engine checks its own), so that a run never reports
+    /// items the store no longer has.
+    async fn retire(&self, provider: &str) -> Result<u64, StoreError>;
+
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The run history every process shares: run reports (running ones with their
+/// heartbeat), the quarantine, and their retention.
+#[async_trait]
+pub trait RunStore: Send + Sync + 'static {
     /// Enters a run that is starting (status `running`) in the history, so that every
     /// process shows it running until it is recorded.
     async fn run_started(&self, report: &SyncReport) -> Result<(), StoreError>;
@@ -202,29 +224,27 @@ pub trait EventStore: Send + Sync + 'static {
     /// One run of `provider`, running or finished ([`SyncReport::settled`]).
     async fn run(&self, provider: &str, run_id: Uuid) -> Result<Option<SyncReport>, StoreError>;
 
+    /// The latest `limit` reports of `provider`, newest first (by start), running ones
+    /// included ([`SyncReport::settled`]).
+    async fn runs(&self, provider: &str, limit: u64) -> Result<Vec<SyncReport>, StoreError>;
+
+    /// The latest `limit` rejected records of `provider`, newest first.
+    async fn rejects(&self, provider: &str, limit: u64) -> Result<Vec<QuarantinedRecord>, StoreError>;
+
+    /// Deletes `provider`'s runs and quarantined records past `retention`; returns how
+    /// many of each.
+    async fn apply_retention(&self, provider: &str, retention: &Retention) -> Result<(u64, u64), StoreError>;
+}
+
+/// What every process knows of an instance besides its items and runs: the breaker
+/// and last success, and the runtime on/off switch.
+#[async_trait]
+pub trait InstanceStore: Send + Sync + 'static {
     /// The breaker and last success of `provider`, as the last recorded run left them.
     async fn instance_state(&self, provider: &str) -> Result<InstanceState, StoreError>;
 
     /// Keeps `state` as `provider`'s.
     async fn save_instance_state(&self, provider: &str, state: &InstanceState) -> Result<(), StoreError>;
-
-    /// Deletes `provider`'s runs and quarantined records past `retention`; returns how
-    /// many of each.
-    async fn apply_retention(&self, provider: &str, retention: &Retention) -> Result<(u64, u64), StoreError>;
-
-    /// How many items of `provider` are stored.
-    async fn item_count(&self, provider: &str) -> Result<u64, StoreError>;
-
-    /// Takes every item of `provider` out of the store (and out of search), with its
-    /// searchability and feed validators, in one transaction; returns how many items.
-    /// The one way items are ever deleted: an operator's explicit retirement.
-    /// [`StoreError::SyncRunning`] while a sync of `provider` holds its lock in
-    /// another process (the engine checks its own), so that a run never reports
-    /// items the store no longer has.
-    async fn retire(&self, provider: &str) -> Result<u64, StoreError>;
-
-    /// The latest `limit` rejected records of `provider`, newest first.
-    async fn rejects(&self, provider: &str, limit: u64) -> Result<Vec<QuarantinedRecord>, StoreError>;
 
     /// The runtime on/off switches set through the admin API, by instance name. An
     /// instance without one follows its configuration.
@@ -232,11 +252,12 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Switches an instance's scheduled syncs on or off for every process.
     async fn set_provider_enabled(&self, provider: &str, enabled: bool) -> Result<(), StoreError>;
-
-    /// The latest `limit` reports of `provider`, newest first, running ones included
-    /// ([`SyncReport::settled`]).
-    async fn runs(&self, provider: &str, limit: u64) -> Result<Vec<SyncReport>, StoreError>;
-
-    /// Checks that the store answers.
-    async fn ping(&self) -> Result<(), StoreError>;
 }
+
+/// The store of every item ever seen: its three jobs in one, what the engine, the
+/// read model and the HTTP layer hold (`Arc<dyn EventStore>`). Implemented for
+/// every type that does all three; a store implements [`ItemStore`], [`RunStore`]
+/// and [`InstanceStore`], never this.
+pub trait EventStore: ItemStore + RunStore + InstanceStore {}
+
+impl<T: ItemStore + RunStore + InstanceStore> EventStore for T {}

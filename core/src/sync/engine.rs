@@ -223,7 +223,8 @@ impl SyncEngine {
     }
 
     /// Switches an instance's scheduled syncs on or off in this process; its data stays
-    /// served. [`EventStore::set_provider_enabled`] makes it last and reach every process.
+    /// served. [`set_provider_enabled`](crate::InstanceStore::set_provider_enabled)
+    /// makes it last and reach every process.
     pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), SyncError> {
         let instance = self.instance(name)?;
         instance.enabled.store(enabled, Ordering::Relaxed);

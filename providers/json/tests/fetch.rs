@@ -1,10 +1,11 @@
 //! Instances built through the registry against the test kit's mock API, run by the
 //! sync engine over the in-memory store: pages in one run and one transaction, gzip,
 //! conditional requests, header secrets, page numbers, and runs that must keep nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use boxoffice_core::{EventStore, RunStatus};
+use boxoffice_core::{ItemStore, RunStatus};
 use boxoffice_testkit::{MemoryStore, MockFeedServer, MockResponse};
 use serde_json::json;
 

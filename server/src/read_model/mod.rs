@@ -130,11 +130,12 @@ impl ReadModel {
         Ok(true)
     }
 
-    /// Keeps the snapshot fresh until `shutdown`: at once after a local commit, and
-    /// every `poll` for commits made by other processes.
+    /// Keeps the snapshot fresh until `shutdown`: at once after a local commit or one
+    /// that `others` announces, and every `poll` for commits made by other processes.
     pub fn spawn_refresher(
         self: &Arc<Self>,
         mut commits: watch::Receiver<u64>,
+        mut others: Option<watch::Receiver<u64>>,
         poll: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
@@ -147,6 +148,7 @@ impl ReadModel {
                 tokio::select! {
                     _ = ticks.tick() => {}
                     changed = commits.changed() => if changed.is_err() { return },
+                    changed = other_commit(&mut others) => if changed.is_err() { others = None },
                     _ = shutdown.wait_for(|stop| *stop) => return,
                 }
                 match model.refresh().await {
@@ -163,5 +165,14 @@ impl ReadModel {
                 }
             }
         })
+    }
+}
+
+/// The next commit another process announced (PostgreSQL's notifications); never,
+/// without a listener.
+async fn other_commit(others: &mut Option<watch::Receiver<u64>>) -> Result<(), watch::error::RecvError> {
+    match others {
+        Some(others) => others.changed().await,
+        None => std::future::pending().await,
     }
 }

@@ -1,12 +1,12 @@
-//! The run history every process shares: run reports (running ones included, with
-//! their heartbeat), the quarantine, each instance's breaker and last success, and
-//! their retention.
+//! The [`RunStore`]: the run history every process shares, run reports (running ones
+//! included, with their heartbeat), the quarantine, and their retention.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use boxoffice_core::provider::Rejection;
-use boxoffice_core::store::{InstanceState, QuarantinedRecord, Retention};
-use boxoffice_core::{RunStatus, StoreError, SyncReport};
+use boxoffice_core::store::{QuarantinedRecord, Retention};
+use boxoffice_core::{RunStatus, RunStore, StoreError, SyncReport};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::entity::{provider_state, rejects, sync_runs};
+use super::entity::{rejects, sync_runs};
 use super::{SeaOrmStore, corrupt, store_error};
 
 fn run_row(report: &SyncReport) -> Result<sync_runs::ActiveModel, StoreError> {
@@ -36,8 +36,9 @@ fn report_of(row: sync_runs::Model, now: DateTime<Utc>) -> Result<SyncReport, St
     Ok(report.settled(row.heartbeat_at, now))
 }
 
-impl SeaOrmStore {
-    pub(super) async fn insert_running(&self, report: &SyncReport) -> Result<(), StoreError> {
+#[async_trait]
+impl RunStore for SeaOrmStore {
+    async fn run_started(&self, report: &SyncReport) -> Result<(), StoreError> {
         sync_runs::Entity::insert(run_row(report)?)
             .exec_without_returning(&self.db)
             .await
@@ -47,7 +48,7 @@ impl SeaOrmStore {
 
     /// The heartbeat of a running run, with its figures so far (only while it is
     /// still entered as running: a recorded report is never overwritten).
-    pub(super) async fn beat(&self, report: &SyncReport, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn run_heartbeat(&self, report: &SyncReport, at: DateTime<Utc>) -> Result<(), StoreError> {
         let json = serde_json::to_string(report).map_err(|e| StoreError::Backend(e.to_string()))?;
         sync_runs::Entity::update_many()
             .col_expr(sync_runs::Column::HeartbeatAt, Expr::value(at))
@@ -60,7 +61,7 @@ impl SeaOrmStore {
         Ok(())
     }
 
-    pub(super) async fn discard_run(&self, run_id: Uuid) -> Result<(), StoreError> {
+    async fn run_discarded(&self, run_id: Uuid) -> Result<(), StoreError> {
         sync_runs::Entity::delete_by_id(run_id)
             .exec(&self.db)
             .await
@@ -69,11 +70,7 @@ impl SeaOrmStore {
     }
 
     /// The finished report replaces the running entry, with the quarantine, at once.
-    pub(super) async fn record(
-        &self,
-        report: &SyncReport,
-        quarantine: &[Rejection],
-    ) -> Result<(), StoreError> {
+    async fn record_run(&self, report: &SyncReport, quarantine: &[Rejection]) -> Result<(), StoreError> {
         let transaction = self.db.begin().await.map_err(store_error)?;
         sync_runs::Entity::insert(run_row(report)?)
             .on_conflict(
@@ -135,11 +132,7 @@ impl SeaOrmStore {
         transaction.commit().await.map_err(store_error)
     }
 
-    pub(super) async fn one_run(
-        &self,
-        provider: &str,
-        run_id: Uuid,
-    ) -> Result<Option<SyncReport>, StoreError> {
+    async fn run(&self, provider: &str, run_id: Uuid) -> Result<Option<SyncReport>, StoreError> {
         sync_runs::Entity::find_by_id(run_id)
             .filter(sync_runs::Column::Provider.eq(provider))
             .one(&self.db)
@@ -149,11 +142,7 @@ impl SeaOrmStore {
             .transpose()
     }
 
-    pub(super) async fn latest_runs(
-        &self,
-        provider: &str,
-        limit: u64,
-    ) -> Result<Vec<SyncReport>, StoreError> {
+    async fn runs(&self, provider: &str, limit: u64) -> Result<Vec<SyncReport>, StoreError> {
         let now = Utc::now();
         sync_runs::Entity::find()
             .filter(sync_runs::Column::Provider.eq(provider))
@@ -167,11 +156,7 @@ impl SeaOrmStore {
             .collect()
     }
 
-    pub(super) async fn quarantine(
-        &self,
-        provider: &str,
-        limit: u64,
-    ) -> Result<Vec<QuarantinedRecord>, StoreError> {
+    async fn rejects(&self, provider: &str, limit: u64) -> Result<Vec<QuarantinedRecord>, StoreError> {
         Ok(rejects::Entity::find()
             .filter(rejects::Column::Provider.eq(provider))
             .order_by_desc(rejects::Column::RejectedAt)
@@ -196,49 +181,11 @@ impl SeaOrmStore {
             .collect())
     }
 
-    pub(super) async fn state_of(&self, provider: &str) -> Result<InstanceState, StoreError> {
-        Ok(provider_state::Entity::find_by_id(provider.to_owned())
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(|row| InstanceState {
-                consecutive_failures: u32::try_from(row.consecutive_failures).unwrap_or_default(),
-                open_until: row.open_until,
-                last_success: row.last_success,
-            })
-            .unwrap_or_default())
-    }
-
-    pub(super) async fn keep_state(&self, provider: &str, state: &InstanceState) -> Result<(), StoreError> {
-        let row = provider_state::ActiveModel {
-            provider: Set(provider.to_owned()),
-            consecutive_failures: Set(i32::try_from(state.consecutive_failures).unwrap_or(i32::MAX)),
-            open_until: Set(state.open_until),
-            last_success: Set(state.last_success),
-            updated_at: Set(Utc::now()),
-        };
-        provider_state::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(provider_state::Column::Provider)
-                    .update_columns([
-                        provider_state::Column::ConsecutiveFailures,
-                        provider_state::Column::OpenUntil,
-                        provider_state::Column::LastSuccess,
-                        provider_state::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
     /// Deletes the runs of `provider` older than its latest `retention.runs` (their
     /// quarantined records go with the rejects' age limit), quarantined records last
     /// seen longer ago than `retention.rejects`, and the longest unseen past
     /// `retention.max_rejects`.
-    pub(super) async fn trim(&self, provider: &str, retention: &Retention) -> Result<(u64, u64), StoreError> {
+    async fn apply_retention(&self, provider: &str, retention: &Retention) -> Result<(u64, u64), StoreError> {
         let offset = retention.runs;
         let cutoff = sync_runs::Entity::find()
             .select_only()

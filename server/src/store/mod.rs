@@ -1,8 +1,13 @@
 //! The sea-orm [`EventStore`](boxoffice_core::EventStore): SQLite or PostgreSQL,
 //! picked by the URL.
 //!
-//! - `queries.rs`: the trait's reads and small writes;
-//! - `history.rs`: the run history, the quarantine, the breaker's state, retention;
+//! - `queries.rs`: the [`ItemStore`](boxoffice_core::ItemStore): items' reads,
+//!   retirement, and where a sync's transaction begins;
+//! - `history.rs`: the [`RunStore`](boxoffice_core::RunStore): the run history, the
+//!   quarantine, retention;
+//! - `instance.rs`: the [`InstanceStore`](boxoffice_core::InstanceStore): the
+//!   breaker's state and the on/off switches;
+//! - `version.rs`: the data version, moved by a sync's commit and a retirement;
 //! - `transaction.rs`: one sync's writes, in one transaction, so that a failed or
 //!   cancelled run leaves the store as it was;
 //! - `convert.rs`: rows to the model and back (dates and times through
@@ -15,9 +20,12 @@
 mod convert;
 pub mod entity;
 mod history;
+mod instance;
+pub mod notify;
 mod queries;
 mod searchable;
 mod transaction;
+mod version;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,29 +1,25 @@
-//! The [`EventStore`] trait's reads and small writes.
+//! The [`ItemStore`]: items' reads, retirement, and where a sync's writes begin.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use boxoffice_core::provider::{Rejection, Validators};
-use boxoffice_core::store::{InstanceState, QuarantinedRecord, Retention};
-use boxoffice_core::{EventStore, SearchItem, StoreError, StoredEvent, SyncReport, SyncTransaction};
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use boxoffice_core::provider::Validators;
+use boxoffice_core::{ItemStore, SearchItem, StoreError, StoredEvent, SyncTransaction};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    Statement, TransactionTrait,
 };
-use std::sync::Arc;
 use uuid::Uuid;
 
 use super::convert::stored_event;
-use super::entity::{
-    event_zones, events, feed_validators, online_base_events, provider_settings, store_state,
-};
+use super::entity::{event_zones, events, feed_validators, online_base_events};
 use super::transaction::SqlSyncTransaction;
+use super::version::{self, bump_data_version};
 use super::{SeaOrmStore, store_error, sync_lock_key};
 
 #[async_trait]
-impl EventStore for SeaOrmStore {
+impl ItemStore for SeaOrmStore {
     async fn begin_sync(&self, provider: &str) -> Result<Box<dyn SyncTransaction>, StoreError> {
         let writer = match &self.sqlite_writer {
             Some(mutex) => Some(Arc::clone(mutex).lock_owned().await),
@@ -110,43 +106,7 @@ impl EventStore for SeaOrmStore {
     }
 
     async fn data_version(&self) -> Result<i64, StoreError> {
-        let state = store_state::Entity::find_by_id(1)
-            .one(&self.db)
-            .await
-            .map_err(store_error)?;
-        Ok(state.map_or(0, |state| state.data_version))
-    }
-
-    async fn run_started(&self, report: &SyncReport) -> Result<(), StoreError> {
-        self.insert_running(report).await
-    }
-
-    async fn run_heartbeat(&self, report: &SyncReport, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.beat(report, at).await
-    }
-
-    async fn run_discarded(&self, run_id: Uuid) -> Result<(), StoreError> {
-        self.discard_run(run_id).await
-    }
-
-    async fn record_run(&self, report: &SyncReport, quarantine: &[Rejection]) -> Result<(), StoreError> {
-        self.record(report, quarantine).await
-    }
-
-    async fn run(&self, provider: &str, run_id: Uuid) -> Result<Option<SyncReport>, StoreError> {
-        self.one_run(provider, run_id).await
-    }
-
-    async fn instance_state(&self, provider: &str) -> Result<InstanceState, StoreError> {
-        self.state_of(provider).await
-    }
-
-    async fn save_instance_state(&self, provider: &str, state: &InstanceState) -> Result<(), StoreError> {
-        self.keep_state(provider, state).await
-    }
-
-    async fn apply_retention(&self, provider: &str, retention: &Retention) -> Result<(u64, u64), StoreError> {
-        self.trim(provider, retention).await
+        version::data_version(&self.db).await
     }
 
     async fn item_count(&self, provider: &str) -> Result<u64, StoreError> {
@@ -197,57 +157,10 @@ impl EventStore for SeaOrmStore {
             .await
             .map_err(store_error)?;
         if retired > 0 {
-            store_state::Entity::update_many()
-                .col_expr(
-                    store_state::Column::DataVersion,
-                    Expr::col(store_state::Column::DataVersion).add(1),
-                )
-                .filter(store_state::Column::Id.eq(1))
-                .exec(&transaction)
-                .await
-                .map_err(store_error)?;
+            bump_data_version(&transaction).await?;
         }
         transaction.commit().await.map_err(store_error)?;
         Ok(retired)
-    }
-
-    async fn rejects(&self, provider: &str, limit: u64) -> Result<Vec<QuarantinedRecord>, StoreError> {
-        self.quarantine(provider, limit).await
-    }
-
-    async fn provider_toggles(&self) -> Result<HashMap<String, bool>, StoreError> {
-        Ok(provider_settings::Entity::find()
-            .all(&self.db)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(|row| (row.name, row.enabled))
-            .collect())
-    }
-
-    async fn set_provider_enabled(&self, provider: &str, enabled: bool) -> Result<(), StoreError> {
-        let row = provider_settings::ActiveModel {
-            name: Set(provider.to_owned()),
-            enabled: Set(enabled),
-            updated_at: Set(Utc::now()),
-        };
-        provider_settings::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(provider_settings::Column::Name)
-                    .update_columns([
-                        provider_settings::Column::Enabled,
-                        provider_settings::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    async fn runs(&self, provider: &str, limit: u64) -> Result<Vec<SyncReport>, StoreError> {
-        self.latest_runs(provider, limit).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use boxoffice_core::provider::Validators;
 use boxoffice_core::{BatchOutcome, EventRecord, SellMode, StoreError, SyncTransaction};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
     QuerySelect,
@@ -15,8 +15,9 @@ use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use super::convert::{active_model, zones_row};
-use super::entity::{event_zones, events, feed_validators, online_base_events, store_state};
+use super::entity::{event_zones, events, feed_validators, online_base_events};
 use super::store_error;
+use super::version::bump_data_version;
 
 /// SQLite's page cache of a sync's connection while the sync runs, in KiB (SQLite's
 /// default is about 2 MB). A first sync inserts rows under random ids into four indexes;
@@ -308,15 +309,7 @@ impl SyncTransaction for SqlSyncTransaction {
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let transaction = self.transaction.take().ok_or_else(finished)?;
         if self.changed {
-            store_state::Entity::update_many()
-                .col_expr(
-                    store_state::Column::DataVersion,
-                    Expr::col(store_state::Column::DataVersion).add(1),
-                )
-                .filter(store_state::Column::Id.eq(1))
-                .exec(&transaction)
-                .await
-                .map_err(store_error)?;
+            bump_data_version(&transaction).await?;
         }
         if let Some(before) = self.cache_size {
             // Shrinking the cache inside the transaction frees the pages as the commit
@@ -329,7 +322,7 @@ impl SyncTransaction for SqlSyncTransaction {
 
 #[cfg(test)]
 mod tests {
-    use boxoffice_core::EventStore;
+    use boxoffice_core::ItemStore;
 
     use sea_orm::TransactionTrait;
 

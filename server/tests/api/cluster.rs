@@ -51,6 +51,52 @@ async fn a_sync_through_one_instance_is_served_by_the_other_within_two_seconds()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instance_learns_of_a_commit_by_notification_not_by_its_poll() {
+    crate::skip_without_postgres!();
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;
+    // Polls an hour apart: only the notification can tell b in time.
+    let quiet = || {
+        let mut config = config_for(&db.url, &AppOptions::manual(&feed.url));
+        config.database.poll_interval = Duration::from_secs(3600);
+        config
+    };
+    let a = TestApp::spawn_config(quiet()).await;
+    let b = TestApp::spawn_config(quiet()).await;
+    assert!(b.search(SCENARIO_WINDOW).await.is_empty());
+    // b's listener connects after it started serving: give it the moment it takes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (status, _) = a.sync().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            b.search(SCENARIO_WINDOW).await.len() == 3
+        })
+        .await,
+        "b never saw a's commit"
+    );
+    let retired = b
+        .client
+        .delete(format!("{}/admin/providers/fever/items", b.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retired.status(), StatusCode::OK);
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            a.search(SCENARIO_WINDOW).await.is_empty()
+        })
+        .await,
+        "a never saw b's retirement"
+    );
+    a.stop().await;
+    b.stop().await;
+    db.drop_now().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_one_instance_syncs_a_provider_at_a_time() {
     crate::skip_without_postgres!();
     let db = TestDatabase::create(Backend::Postgres).await;

@@ -515,7 +515,7 @@ async fn a_request_id_is_echoed_or_made() {
 /// error. SQLite's is at least the count; PostgreSQL's (the planner's) may be 0 before
 /// the table is analyzed.
 async fn the_stores_size_hint_is_cheap_and_near_the_truth(backend: Backend) {
-    use boxoffice_core::EventStore as _;
+    use boxoffice_core::ItemStore as _;
     use boxoffice_server::store::{SeaOrmStore, StoreOptions};
     let db = TestDatabase::create(backend).await;
     let feed = MockProvider::start(MockResponse::ok(fixture("response_1.xml"))).await;

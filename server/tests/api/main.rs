@@ -33,4 +33,5 @@ mod search_cache;
 mod shutdown;
 mod slow_clients;
 mod status;
+mod store_contract;
 mod traces;
