@@ -14,7 +14,7 @@
 # Environment: BENCH_DURATION (10s per run), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50),
 # BENCH_SCALES ("150k 1.5M"), TEST_DATABASE_URL (PostgreSQL for the ingest figures),
 # BENCH_BIN (another build of boxoffice to measure, e.g. an older commit's; nothing
-# is built then).
+# is built then), BENCH_LOADGEN=wrk (Debian's wrk instead of building oha).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,7 +59,10 @@ tools() {
   apt_install libnginx-mod-http-brotli-static 2>/dev/null || true
   if ! has ingest || command -v psql >/dev/null; then :; else apt_install postgresql-client; fi
   # The Debian package may start a system nginx on port 80; this script never uses it.
-  if [[ -x $TOOLS/bin/oha ]] || command -v oha >/dev/null; then
+  if [[ ${BENCH_LOADGEN:-} == wrk ]]; then
+    apt_install wrk
+    LOADGEN=wrk
+  elif [[ -x $TOOLS/bin/oha ]] || command -v oha >/dev/null; then
     LOADGEN=oha
   else
     echo "== building oha (cargo install --locked; about 9 min of CPU) into $TOOLS"
@@ -112,16 +115,21 @@ stop() { # $1 = pid: TERM, then wait for it
 rss_mb() { awk '/VmRSS/{printf "%.0f", $2/1024}' "/proc/$1/status"; }
 hwm_mb() { awk '/VmHWM/{printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
-config() { # $1 = file, $2 = database url, $3 = feed file name
+# $1 = file, $2 = database url, $3 = feed file name. LOG=shipped keeps config.toml's
+# logging (info, one access line per request); the default is quiet (warn, no access
+# lines), PORT another port than APP_PORT.
+config() {
+  local log='level = "warn"'
+  [[ ${LOG:-quiet} == shipped ]] && log=$(sed -n '/^\[log\]/,/^\[/{/^\[/d;p}' config.toml)
   cat > "$1" <<TOML
 [server]
-addr = "127.0.0.1:$APP_PORT"
+addr = "127.0.0.1:${PORT:-$APP_PORT}"
 [database]
 url = "$2"
 [admin]
 token = "bench"
 [log]
-level = "warn"
+$log
 [archive]
 enabled = false
 dir = "$OUT/archive"
@@ -137,14 +145,15 @@ TOML
 
 # Starts `boxoffice serve` with config $1; sets APP_PID and STARTUP_S (from the
 # process's start to its first answer: loading the store and building the snapshot).
+# $2: its port, when not APP_PORT.
 serve() {
-  local started
+  local started port=${2:-$APP_PORT}
   started=$(date +%s.%N)
-  "$BIN" --config "$1" serve 2>>"$OUT/serve.log" &
+  "$BIN" --config "$1" serve 2>>"$OUT/serve${2:+-$2}.log" &
   APP_PID=$!
   pids+=("$APP_PID")
   for _ in $(seq 1 1200); do
-    curl -sf "http://127.0.0.1:$APP_PORT/health" >/dev/null 2>&1 && break
+    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
     kill -0 "$APP_PID" 2>/dev/null || { echo "boxoffice serve died; see $OUT/serve.log"; exit 1; }
     sleep 0.05
   done
@@ -312,6 +321,16 @@ PY
   nginx -c "$PWD/$OUT/nginx/nginx.conf" -p "$PWD/$OUT/nginx" &
   NGINX_PID=$!
   sleep 1
+  # The shipped logging (info, an access line per request, to a file here) beside the
+  # quiet configuration, on the same store, alternating with it and nginx round by round.
+  SHIPPED_PORT=18083
+  LOG=shipped PORT=$SHIPPED_PORT config "$OUT/shipped.toml" "sqlite://$OUT/bench.db?mode=rwc"
+  QUIET_PID=$APP_PID
+  rm -f "$OUT/serve-$SHIPPED_PORT.log"
+  serve "$OUT/shipped.toml" "$SHIPPED_PORT"
+  SHIPPED_PID=$APP_PID
+  APP_PID=$QUIET_PID
+  mkdir -p "$OUT/runs/shipped"
   for window in narrow wide; do
     query=$NARROW
     [[ $window == wide ]] && query=$WIDE
@@ -321,13 +340,25 @@ PY
       [[ $coding != plain ]] && accept=$coding
       for round in $(seq 1 "$ROUNDS"); do
         load "$OUT/runs/$window.$coding.boxoffice.$round" "http://127.0.0.1:$APP_PORT/search?$query" "$accept"
+        if [[ $coding == plain ]]; then
+          load "$OUT/runs/shipped/$window.$coding.boxoffice.$round" "http://127.0.0.1:$SHIPPED_PORT/search?$query" ""
+        fi
         if [[ $coding != br || $HAVE_NGINX_BR == 1 ]]; then
           load "$OUT/runs/$window.$coding.nginx.$round" "http://127.0.0.1:$NGINX_PORT/$window.json" "$accept"
+          [[ $coding == plain ]] && cp "$OUT/runs/$window.$coding.nginx.$round".* "$OUT/runs/shipped/"
         fi
       done
     done
   done
+  echo "-- quiet configuration (log.level = warn, no access lines)"
   python3 bench/summarize.py table "$OUT/runs"
+  echo "-- shipped logging (config.toml's [log]: info, an access line per request), same rounds"
+  python3 bench/summarize.py table "$OUT/runs/shipped"
+  echo "access lines written: $(grep -c 'access' "$OUT/serve-$SHIPPED_PORT.log" || true), log lines dropped: $(curl -s "http://127.0.0.1:$SHIPPED_PORT/metrics" | awk '/^boxoffice_log_lines_dropped_total/{print $2}')"
+  stop "$SHIPPED_PID"
+  echo "-- CPU of answers rendered afresh (bench/probe.py; quiet configuration)"
+  python3 bench/probe.py compression "$APP_PID" "http://127.0.0.1:$APP_PORT" 100
+  python3 bench/probe.py not-found "http://127.0.0.1:$APP_PORT" "$OUT/large-2.xml" bench 400
   echo "Boxoffice RSS after the runs: $(rss_mb "$APP_PID") MB (peak $(hwm_mb "$APP_PID") MB)"
   kill -QUIT "$NGINX_PID" 2>/dev/null || true
   wait "$NGINX_PID" 2>/dev/null || true
