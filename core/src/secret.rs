@@ -5,26 +5,36 @@ use std::fmt;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// What a secret prints as, everywhere.
 pub const REDACTED: &str = "[redacted]";
 
-/// A secret string: never printed, never logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A secret string: never printed, never logged, and zeroed in memory when dropped
+/// (`secrecy` holds it).
+#[derive(Clone)]
+pub struct Secret(SecretString);
 
 impl Secret {
     /// A secret holding `value`.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(SecretString::from(value.into()))
     }
 
     /// The secret itself; call only where it is used.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -56,7 +66,7 @@ impl<'de> Deserialize<'de> for Secret {
             Float(f64),
         }
         // Serde's own message for a mismatch would not quote the value either.
-        Ok(Secret(match Raw::deserialize(deserializer)? {
+        Ok(Secret::new(match Raw::deserialize(deserializer)? {
             Raw::Text(text) => text,
             Raw::Signed(n) => n.to_string(),
             Raw::Unsigned(n) => n.to_string(),
@@ -200,18 +210,11 @@ mod tests {
     fn secrets_never_print() {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?} {secret}"), "[redacted] [redacted]");
-        assert_eq!(
-            serde_json::to_string(&secret).unwrap_or_default(),
-            "\"[redacted]\""
-        );
-        let source: SecretSource =
-            serde_json::from_value(json!("hunter2")).unwrap_or(SecretSource::Env(String::new()));
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"[redacted]\"");
+        let source: SecretSource = serde_json::from_value(json!("hunter2")).unwrap();
         assert_eq!(format!("{source:?}"), "[redacted]");
-        assert!(
-            !serde_json::to_string(&source)
-                .unwrap_or_default()
-                .contains("hunter2")
-        );
+        let json = serde_json::to_string(&source).unwrap();
+        assert!(json.contains("[redacted]") && !json.contains("hunter2"), "{json}");
     }
 
     #[test]

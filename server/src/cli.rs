@@ -255,7 +255,21 @@ impl Cli {
             return write_stdout(&out);
         }
         let config_path = self.config.as_deref();
-        let config = Config::load_named(config_path, config_named_by(config_path))?;
+        let loaded = Config::load_named(config_path, config_named_by(config_path));
+        // The kinds and their keys need no configuration: a missing secret of one
+        // instance must not hide them from someone writing a new one.
+        if let Some(Command::Providers) = self.command {
+            let Ok(config) = &loaded else {
+                print_providers(loaded.as_ref());
+                return Ok(());
+            };
+            let telemetry = telemetry::init(config)?;
+            warn_about_environment(config_path);
+            print_providers(Ok(config));
+            telemetry.shutdown().await;
+            return Ok(());
+        }
+        let config = loaded?;
         if let Some(Command::CheckConfig) = self.command {
             println!(
                 "configuration OK: {} provider instance(s): {}",
@@ -310,11 +324,8 @@ impl Cli {
                 limit,
                 json,
             } => crate::preview::run(&config, &provider, limit, json, Display::choose(self.quiet)).await,
-            Command::Providers => {
-                print_providers(&config);
-                Ok(())
-            }
             Command::GenFeed { .. }
+            | Command::Providers
             | Command::CheckConfig
             | Command::Completions { .. }
             | Command::Man
@@ -367,10 +378,7 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 async fn retire(config: &Config, provider: &str, yes: bool) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        boxoffice_core::registry::is_valid_instance_name(provider),
-        "{provider:?} is not an instance name (1-64 of a-z, 0-9, '-' and '_')"
-    );
+    boxoffice_core::registry::InstanceName::parse(provider)?;
     let services = Services::start(config).await?;
     let stored = services.store.item_count(provider).await?;
     if !yes {
@@ -430,7 +438,7 @@ async fn sync(config: &Config, provider: Option<String>, quiet: bool) -> anyhow:
     Ok(())
 }
 
-fn print_providers(config: &Config) {
+fn print_providers(config: Result<&Config, &config::ConfigErrors>) {
     let print_keys = |keys: Vec<registry::KeyDoc>| {
         for key in keys {
             let default = match (&key.default, key.required) {
@@ -457,6 +465,13 @@ fn print_providers(config: &Config) {
     }
     println!();
     println!("Configured instances:");
+    let config = match config {
+        Ok(config) => config,
+        Err(problems) => {
+            println!("  (cannot be listed: `boxoffice check-config` shows why)\n{problems}");
+            return;
+        }
+    };
     if config.providers.is_empty() {
         println!("  (none)");
     }

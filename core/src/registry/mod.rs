@@ -9,11 +9,13 @@
 //! keys anywhere.
 
 mod config;
+mod name;
 mod options;
 
 use std::sync::Arc;
 
-pub use config::{BuiltProvider, InstanceSettings, ProviderConfig, is_valid_instance_name};
+pub use config::{BuiltProvider, InstanceSettings, ProviderConfig};
+pub use name::{InstanceName, InvalidInstanceName};
 pub use options::{ConfigProblem, KeyDoc, common_keys, keys_of, parse_checked_options, parse_options};
 
 use crate::provider::Provider;

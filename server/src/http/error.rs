@@ -2,7 +2,7 @@
 //! every handler. 4xx say what was wrong; 5xx log the cause and tell the client little.
 //!
 //! Handlers answer [`Envelope::ok`] or an [`ApiError`]; what axum's extractors and
-//! the middleware refuse is turned into an [`ApiError`] too (see `policy.rs`), so
+//! the middleware refuse is turned into an [`ApiError`] too (see `middleware/policy.rs`), so
 //! every error the application writes has this shape.
 
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};

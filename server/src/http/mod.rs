@@ -1,6 +1,6 @@
 //! The HTTP API: routes, shared state and the middleware stack.
 //!
-//! From the socket inwards: one front layer (`policy.rs`: request-id sanitizing and
+//! From the socket inwards: one front layer (`middleware/policy.rs`: request-id sanitizing and
 //! assignment, the request's span and access-log line, the security headers, the
 //! response policy — every error in the envelope, admin answers not cached — and the
 //! guard: query size, rate limit), metrics, then the routes; public routes also have
@@ -10,25 +10,13 @@
 //! router's own.
 //!
 //! Routes are declared with their documentation (utoipa-axum): the router and the
-//! OpenAPI document (`openapi.rs`) come from the same declarations.
+//! OpenAPI document (`routes/openapi.rs`) come from the same declarations.
 
-pub mod access_log;
-mod admin;
-mod auth;
-pub mod client;
-pub mod cors;
 mod error;
-mod events;
 mod extract;
-pub mod guard;
-pub mod openapi;
-mod ops;
-pub mod policy;
-mod recent;
-pub mod render_budget;
-pub mod request_id;
-mod search;
-mod status;
+
+pub mod middleware;
+pub mod routes;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -51,9 +39,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::AdminAuth;
 pub use error::{ApiError, Envelope, ErrorBody, ErrorEnvelope, Result};
-pub use search::parse_window;
+pub use middleware::auth::AdminAuth;
+pub use routes::search::parse_window;
 
 use crate::read_model::ReadModel;
 
@@ -77,7 +65,7 @@ pub struct AppState {
     /// `Cache-Control` of /search responses.
     pub search_cache_control: HeaderValue,
     /// Bytes of uncached /search bodies in flight at once (`server.search_inflight_bytes`).
-    pub search_render_budget: Arc<render_budget::RenderBudget>,
+    pub search_render_budget: Arc<middleware::render_budget::RenderBudget>,
     /// The last `/status` and `/metrics` answers, rendered at most once a second.
     pub recent_pages: Arc<RecentPages>,
 }
@@ -85,8 +73,8 @@ pub struct AppState {
 /// The costly public pages' last answers.
 #[derive(Default)]
 pub struct RecentPages {
-    status: recent::Recent,
-    metrics: recent::Recent,
+    status: routes::recent::Recent,
+    metrics: routes::recent::Recent,
 }
 
 /// What the middleware stack is built from.
@@ -94,7 +82,7 @@ pub struct RouterOptions {
     /// Longest a public request may take (`server.request_timeout`).
     pub request_timeout: Duration,
     /// Query size and rate limits.
-    pub guard: guard::GuardConfig,
+    pub guard: middleware::guard::GuardConfig,
     /// CORS of the public read routes; `None`: no CORS headers anywhere.
     pub cors: Option<CorsLayer>,
     /// One log line per request (`log.access`).
@@ -112,32 +100,32 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
     // Each group of routes comes with its documentation: nothing is served
     // undocumented, nothing documented is not served. /search has a state of its own:
     // one `Arc` to clone per request instead of every field of `AppState`.
-    let search_state = Arc::new(search::SearchState {
+    let search_state = Arc::new(routes::search::SearchState {
         read_model: Arc::clone(&state.read_model),
         cache_control: state.search_cache_control.clone(),
         render_budget: Arc::clone(&state.search_render_budget),
         proxies: guard.proxies.clone(),
     });
     let (search, search_doc) = OpenApiRouter::new()
-        .routes(routes!(search::search))
+        .routes(routes!(routes::search::search))
         .split_for_parts();
     let (reads, reads_doc) = OpenApiRouter::new()
-        .routes(routes!(events::get_event))
-        .routes(routes!(ops::health))
-        .routes(routes!(ops::ready))
+        .routes(routes!(routes::events::get_event))
+        .routes(routes!(routes::ops::health))
+        .routes(routes!(routes::ops::ready))
         .split_for_parts();
     let (pages, pages_doc) = OpenApiRouter::new()
-        .routes(routes!(status::status_page))
-        .routes(routes!(ops::metrics))
+        .routes(routes!(routes::status::status_page))
+        .routes(routes!(routes::ops::metrics))
         .split_for_parts();
     let (admin, admin_doc) = OpenApiRouter::new()
-        .routes(routes!(admin::list_providers))
-        .routes(routes!(admin::sync_now))
-        .routes(routes!(admin::patch_provider))
-        .routes(routes!(admin::list_runs))
-        .routes(routes!(admin::list_rejects))
-        .routes(routes!(admin::get_run))
-        .routes(routes!(admin::retire_items))
+        .routes(routes!(routes::admin::list_providers))
+        .routes(routes!(routes::admin::sync_now))
+        .routes(routes!(routes::admin::patch_provider))
+        .routes(routes!(routes::admin::list_runs))
+        .routes(routes!(routes::admin::list_rejects))
+        .routes(routes!(routes::admin::get_run))
+        .routes(routes!(routes::admin::retire_items))
         .split_for_parts();
     let mut documented = search_doc;
     for part in [reads_doc, pages_doc, admin_doc] {
@@ -145,7 +133,8 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
     }
     // Served here rather than by Swagger UI's router, so that it can share the read
     // routes' CORS layer; rendered once.
-    let openapi = bytes::Bytes::from(serde_json::to_vec(&openapi::document(documented)).unwrap_or_default());
+    let openapi =
+        bytes::Bytes::from(serde_json::to_vec(&routes::openapi::document(documented)).unwrap_or_default());
     let docs = Router::new()
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/docs")
@@ -191,7 +180,7 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .route_layer(crate::metrics::TrackLayer)
-        .layer(policy::FrontLayer::new(guard, access_log))
+        .layer(middleware::policy::FrontLayer::new(guard, access_log))
 }
 
 /// Answers 503 in the error envelope when a public request takes longer than

@@ -210,3 +210,35 @@ async fn retire_counts_first_and_deletes_only_with_yes() {
     let again = run(&["retire", "--provider", "fever", "--yes"]).await.unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("retired 0 item(s)"));
 }
+
+#[test]
+fn providers_lists_the_kinds_when_an_instance_misses_its_secret_and_check_config_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/cli.db?mode=rwc", dir.path().display());
+    let config = write_config(
+        dir.path(),
+        &database_url,
+        "https://provider.example/feed.xml",
+        "[providers.fever.headers]\nX-Api-Key = { env = \"BOXOFFICE_TEST_SURELY_UNSET_KEY\" }\n",
+    );
+    let output = boxoffice(&config, &["providers"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for kind in ["fever-xml", "ical", "json"] {
+        assert!(text.contains(&format!("  {kind}  ")), "{kind} not listed: {text}");
+    }
+    assert!(text.contains("BOXOFFICE_TEST_SURELY_UNSET_KEY"), "{text}");
+
+    let output = boxoffice(&config, &["check-config"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("providers.fever.headers.X-Api-Key")
+            && stderr.contains("BOXOFFICE_TEST_SURELY_UNSET_KEY"),
+        "{stderr}"
+    );
+}

@@ -246,7 +246,7 @@ async fn the_document_serves_the_published_search_contract_unchanged() {
     let db = TestDatabase::create(Backend::Sqlite).await;
     let app = TestApp::spawn(&db.url, AppOptions::manual("http://127.0.0.1:9/feed")).await;
     let (_, served) = app.get("/openapi.json").await;
-    let contract = boxoffice_server::http::openapi::contract();
+    let contract = boxoffice_server::http::routes::openapi::contract();
     assert_eq!(
         served["openapi"], "3.0.3",
         "the contract's nullable needs OpenAPI 3.0"
@@ -328,7 +328,7 @@ async fn the_documented_instance_name_pattern_is_the_servers_rule() {
     ] {
         assert_eq!(
             pattern.is_match(name),
-            boxoffice_core::registry::is_valid_instance_name(name),
+            boxoffice_core::registry::InstanceName::parse(name).is_ok(),
             "{name:?}"
         );
     }

@@ -13,7 +13,7 @@ use axum::http::HeaderValue;
 use axum::response::Response;
 use tracing::Span;
 
-use super::request_id::X_REQUEST_ID;
+use crate::http::middleware::request_id::X_REQUEST_ID;
 use crate::metrics::method_label;
 
 /// The target of access-log lines: `log.level = "warn,boxoffice::access=info"` keeps
@@ -125,14 +125,14 @@ mod tests {
     }
 
     fn app(access_log: bool) -> Router {
-        let guard = crate::http::guard::GuardConfig {
+        let guard = crate::http::middleware::guard::GuardConfig {
             max_query_bytes: 2048,
             limiter: None,
-            proxies: crate::http::client::TrustedProxies::default(),
+            proxies: crate::http::middleware::client::TrustedProxies::default(),
         };
-        Router::new()
-            .route("/events/{id}", get(|| async { "ok" }))
-            .layer(crate::http::policy::FrontLayer::new(guard, access_log))
+        Router::new().route("/events/{id}", get(|| async { "ok" })).layer(
+            crate::http::middleware::policy::FrontLayer::new(guard, access_log),
+        )
     }
 
     async fn send(app: Router, method: &str, uri: &str) {

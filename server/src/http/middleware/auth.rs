@@ -19,10 +19,10 @@ use axum::http::{StatusCode, header};
 use subtle::ConstantTimeEq;
 use tracing::warn;
 
-use super::AppState;
-use super::client::TrustedProxies;
-use super::error::ApiError;
 use crate::config::Secret;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::middleware::client::TrustedProxies;
 
 /// How many clients' failures are remembered at once; past it, new failing clients are
 /// refused. A bound on what many addresses can make the process hold.
@@ -55,7 +55,7 @@ impl AdminAuth {
         let client = self
             .proxies
             .client_of(&parts.extensions, &parts.headers)
-            .map(super::client::bucket);
+            .map(crate::http::middleware::client::bucket);
         if let Some(client) = client
             && let Some(wait) = self.failures.blocked(client, Instant::now())
         {

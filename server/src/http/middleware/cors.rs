@@ -9,8 +9,8 @@ use std::time::Duration;
 use axum::http::{HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::request_id::X_REQUEST_ID;
 use crate::config::CorsConfig;
+use crate::http::middleware::request_id::X_REQUEST_ID;
 
 /// How long a browser may reuse a preflight's answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);

@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use super::client::TrustedProxies;
-use super::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::middleware::client::TrustedProxies;
 
 /// How many clients the limiter remembers before forgetting those whose bucket is full
 /// again (they carry no information): a bound on what many addresses can make it hold.
@@ -55,7 +55,7 @@ impl RateLimiter {
             self.limiter.shrink_to_fit();
         }
         self.limiter
-            .check_key(&super::client::bucket(client))
+            .check_key(&crate::http::middleware::client::bucket(client))
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
@@ -139,7 +139,7 @@ mod tests {
         for _ in 0..3 {
             assert!(limiter.check(client).is_ok());
         }
-        let wait = limiter.check(client).err().unwrap_or_default();
+        let wait = limiter.check(client).unwrap_err();
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_millis(500),
             "{wait:?}"

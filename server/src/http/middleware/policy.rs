@@ -20,10 +20,10 @@ use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service, ServiceExt};
 use tracing::Instrument;
 
-use super::access_log::RequestTrace;
-use super::error::ApiError;
-use super::guard::{self, GuardConfig};
-use super::request_id::{X_REQUEST_ID, make_request_id, sanitize_request_id};
+use crate::http::error::ApiError;
+use crate::http::middleware::access_log::RequestTrace;
+use crate::http::middleware::guard::{self, GuardConfig};
+use crate::http::middleware::request_id::{X_REQUEST_ID, make_request_id, sanitize_request_id};
 
 /// The longest text of a layer's or extractor's error that is repeated to the client.
 const MAX_ERROR_TEXT: usize = 512;

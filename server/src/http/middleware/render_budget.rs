@@ -79,7 +79,10 @@ impl RenderBudget {
         let wanted = u32::try_from(bytes.div_ceil(UNIT)).unwrap_or(u32::MAX).max(1);
         // The client's share first: waiting on it holds nothing of everyone's.
         let client = match client {
-            Some(client) => Some(self.reserve_share(super::client::bucket(client), wanted).await?),
+            Some(client) => Some(
+                self.reserve_share(crate::http::middleware::client::bucket(client), wanted)
+                    .await?,
+            ),
             None => None,
         };
         let permit = Arc::clone(&self.permits)

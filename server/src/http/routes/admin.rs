@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use boxoffice_core::registry::InstanceName;
 use boxoffice_core::store::QuarantinedRecord;
 use boxoffice_core::sync::InstanceStatus;
 use boxoffice_core::{RunStatus, SyncError, SyncReport};
@@ -13,10 +14,10 @@ use tracing::warn;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::AppState;
-use super::auth::Admin;
-use super::error::{ApiError, Envelope, ErrorEnvelope, Result};
-use super::extract::{BodyBytes, PathParam};
+use crate::http::AppState;
+use crate::http::error::{ApiError, Envelope, ErrorEnvelope, Result};
+use crate::http::extract::{BodyBytes, PathParam, QueryPairs};
+use crate::http::middleware::auth::Admin;
 
 /// `data` of a sync's answer.
 #[derive(Serialize, ToSchema)]
@@ -119,7 +120,7 @@ pub async fn sync_now(
     PathParam(name): PathParam<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
-    if !parse_wait(query.as_deref())? {
+    if !QueryPairs::new(query.as_deref()).flag("wait", true)? {
         let run_id = state.engine.start(&name).await.map_err(sync_error)?;
         let location = format!("/admin/providers/{name}/runs/{run_id}");
         let mut response = (
@@ -153,26 +154,6 @@ pub async fn sync_now(
         )
         .with_data(ReportAnswer { report })),
     }
-}
-
-/// The `wait` query parameter: `true` (the default) or `false`.
-fn parse_wait(query: Option<&str>) -> Result<bool> {
-    let mut wait = true;
-    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if key == "wait" {
-            wait = match value.as_ref() {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return Err(ApiError::bad_request(
-                        "invalid_parameter",
-                        format!("wait {other:?} is neither true nor false"),
-                    ));
-                }
-            };
-        }
-    }
-    Ok(wait)
 }
 
 /// One run of the instance: running (as long as its process is alive), or finished
@@ -211,7 +192,7 @@ pub async fn get_run(
 /// search (a removed or renamed instance's items would otherwise stay searchable for
 /// good). Logged and counted. Nothing else ever deletes items.
 #[utoipa::path(delete, path = "/admin/providers/{name}/items", tag = "admin", operation_id = "retireItems",
-    // The pattern spells registry::is_valid_instance_name for clients (a test holds them together).
+    // The pattern spells registry::InstanceName for clients (a test holds them together).
     params(("name" = String, Path, pattern = "^[a-z0-9_-]{1,64}$",
         description = "The provider instance's name, configured or not (any more)")),
     responses(
@@ -227,12 +208,9 @@ pub async fn retire_items(
     State(state): State<AppState>,
     PathParam(name): PathParam<String>,
 ) -> Result<Json<Envelope<RetiredAnswer>>> {
-    if !boxoffice_core::registry::is_valid_instance_name(&name) {
-        return Err(ApiError::bad_request(
-            "invalid_parameter",
-            format!("{name:?} is not an instance name (1-64 of a-z, 0-9, '-' and '_')"),
-        ));
-    }
+    let name: String = InstanceName::parse(name)
+        .map_err(|invalid| ApiError::bad_request("invalid_parameter", invalid.to_string()))?
+        .into();
     let retired = state.engine.retire(&name).await?;
     let configured = state.engine.has_instance(&name);
     warn!(provider = %name, retired, configured, "Items retired by an operator.");
@@ -346,7 +324,7 @@ pub async fn list_rejects(
     if !state.engine.has_instance(&name) {
         return Err(unknown_instance(&name));
     }
-    let limit = parse_limit(query.as_deref(), 100, 1000)?;
+    let limit = QueryPairs::new(query.as_deref()).limit("limit", 100, 1000)?;
     let rejects = state.store.rejects(&name, limit).await?;
     Ok(Envelope::ok(RejectsAnswer { rejects }))
 }
@@ -371,30 +349,10 @@ pub async fn list_runs(
     PathParam(name): PathParam<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Envelope<RunsAnswer>>> {
-    let limit = parse_limit(query.as_deref(), 20, 500)?;
+    let limit = QueryPairs::new(query.as_deref()).limit("limit", 20, 500)?;
     if !state.engine.has_instance(&name) {
         return Err(unknown_instance(&name));
     }
     let runs = state.store.runs(&name, limit).await?;
     Ok(Envelope::ok(RunsAnswer { runs }))
-}
-
-/// The `limit` query parameter: 1 to `max`, `default` when absent.
-fn parse_limit(query: Option<&str>, default: u64, max: u64) -> Result<u64> {
-    let mut limit = default;
-    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if key == "limit" {
-            limit = value
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_parameter",
-                        format!("limit {value:?} is not a number from 1 to {max}"),
-                    )
-                })?;
-        }
-    }
-    Ok(limit)
 }

@@ -9,10 +9,10 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::AppState;
-use super::auth::MaybeAdmin;
-use super::error::{ApiError, Envelope, ErrorEnvelope, Result};
-use super::extract::PathParam;
+use crate::http::AppState;
+use crate::http::error::{ApiError, Envelope, ErrorEnvelope, Result};
+use crate::http::extract::PathParam;
+use crate::http::middleware::auth::MaybeAdmin;
 use utoipa::ToSchema;
 
 /// An item's details as served: the latest record the provider sent, and its history.

@@ -17,7 +17,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 /// The published search contract, as kept in the repository.
-pub const CONTRACT_YAML: &str = include_str!("../../../docs/api/search-api.yaml");
+pub const CONTRACT_YAML: &str = include_str!("../../../../docs/api/search-api.yaml");
 
 /// What is not a route's: the title, the security scheme, shared schemas.
 #[derive(OpenApi)]
@@ -26,7 +26,7 @@ pub const CONTRACT_YAML: &str = include_str!("../../../docs/api/search-api.yaml"
         title = "Boxoffice",
         description = "Boxoffice serves the Fever Providers API's /search exactly as published, plus item details, health, and an admin API (bearer token)."
     ),
-    components(schemas(super::error::ErrorEnvelope)),
+    components(schemas(crate::http::error::ErrorEnvelope)),
     modifiers(&AdminToken),
     tags(
         (name = "search", description = "The public contract"),

@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::AppState;
-use super::error::{Envelope, ErrorEnvelope, Result};
-use super::recent::Answer;
+use crate::http::AppState;
+use crate::http::error::{Envelope, ErrorEnvelope, Result};
+use crate::http::routes::recent::Answer;
 use utoipa::ToSchema;
 
 /// `/health`'s answer.

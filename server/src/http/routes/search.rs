@@ -17,8 +17,9 @@ use headers::{ETag, HeaderMapExt, IfNoneMatch};
 
 use std::sync::Arc;
 
-use super::error::{ApiError, Result};
-use super::render_budget::{self, RenderBudget};
+use crate::http::error::{ApiError, Result};
+use crate::http::extract::{QueryPairs, bounded};
+use crate::http::middleware::render_budget::{self, RenderBudget};
 use crate::read_model::cache::etags;
 use crate::read_model::{Cursor, Encoding, ReadModel, Rendered, SearchKey, SearchQuery};
 
@@ -31,7 +32,7 @@ pub struct SearchState {
     /// Bounds the bytes of uncached responses in flight.
     pub render_budget: Arc<RenderBudget>,
     /// Who the client is, for its share of the render budget.
-    pub proxies: super::client::TrustedProxies,
+    pub proxies: crate::http::middleware::client::TrustedProxies,
 }
 
 /// The largest page a client may ask for.
@@ -45,23 +46,12 @@ pub fn parse_window(query: Option<&str>) -> Result<SearchWindow> {
 /// Parses the whole query string.
 pub fn parse_query(query: Option<&str>) -> Result<SearchQuery> {
     let mut parsed = SearchQuery::default();
-    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+    for (name, value) in QueryPairs::new(query).iter() {
         match name.as_ref() {
             "starts_at" => parsed.window.starts_at = Some(parse_instant("starts_at", &value)?),
             "ends_at" => parsed.window.ends_at = Some(parse_instant("ends_at", &value)?),
             "provider" => parsed.provider = Some(value.into_owned()),
-            "limit" => {
-                let limit = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n));
-                parsed.limit = Some(limit.ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_parameter",
-                        format!("limit {value:?} is not a whole number from 1 to {MAX_LIMIT}"),
-                    )
-                })?);
-            }
+            "limit" => parsed.limit = Some(bounded("limit", &value, MAX_LIMIT as u64)? as usize),
             // An empty cursor is the first page, as if there were none.
             "cursor" if value.is_empty() => parsed.cursor = None,
             "cursor" => {

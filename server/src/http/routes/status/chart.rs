@@ -3,11 +3,8 @@
 //! its outcome, with a dot per run for the records it saw. No script, no style
 //! attribute (the page's policy allows neither): presentation attributes only.
 
-use std::fmt::Write as _;
-
 use boxoffice_core::{RunStatus, SyncReport};
-
-use super::escape_html;
+use maud::{Markup, html};
 
 /// The chart's size in CSS pixels.
 const WIDTH: f64 = 220.0;
@@ -25,9 +22,9 @@ fn colour(status: RunStatus) -> &'static str {
 }
 
 /// The runs' chart; `runs` newest first, as the store lists them.
-pub fn runs_chart(runs: &[SyncReport]) -> String {
+pub fn runs_chart(runs: &[SyncReport]) -> Markup {
     if runs.is_empty() {
-        return "<span class=\"muted\">no run yet</span>".into();
+        return html! { span.muted { "no run yet" } };
     }
     let durations: Vec<f64> = runs
         .iter()
@@ -38,46 +35,38 @@ pub fn runs_chart(runs: &[SyncReport]) -> String {
     let slot = WIDTH / runs.len().max(20) as f64;
     let bar = (slot - 2.0).max(1.0);
     let usable = HEIGHT - TOP;
-    let mut svg = String::with_capacity(256 + runs.len() * 256);
-    let _ = write!(
-        svg,
-        "<svg class=\"runs\" role=\"img\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
-         aria-label=\"the last {} runs: bar height is the duration, dots are records seen\">",
-        runs.len()
-    );
-    let mut dots = String::new();
     // Oldest on the left.
-    for (index, (run, duration)) in runs.iter().rev().zip(durations.iter().rev()).enumerate() {
-        let x = index as f64 * slot + 1.0;
-        let height = (duration / longest * usable).max(2.0);
-        let seconds = duration / 1000.0;
-        let title = escape_html(&format!(
-            "{} {}: {} in {seconds:.1} s, {} records seen, {} rejected",
-            run.started_at.format("%Y-%m-%d %H:%M:%S"),
-            run.provider,
-            run.status.as_str(),
-            run.seen,
-            run.rejected,
-        ));
-        let _ = write!(
-            svg,
-            "<rect class=\"run {status}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{height:.1}\" \
-             fill=\"{fill}\"><title>{title}</title></rect>",
-            status = run.status.as_str(),
-            y = HEIGHT - height,
-            fill = colour(run.status),
-        );
-        let dot_y = HEIGHT - (run.seen as f64 / most_seen * usable).max(0.0);
-        let _ = write!(
-            dots,
-            "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"1.8\" fill=\"#1f2933\"/>",
-            cx = x + bar / 2.0,
-            cy = dot_y.min(HEIGHT - 1.0),
-        );
+    let bars: Vec<(f64, f64, &SyncReport, f64)> = runs
+        .iter()
+        .rev()
+        .zip(durations.iter().rev())
+        .enumerate()
+        .map(|(index, (run, duration))| {
+            let x = index as f64 * slot + 1.0;
+            (x, (duration / longest * usable).max(2.0), run, duration / 1000.0)
+        })
+        .collect();
+    html! {
+        svg.runs role="img" width=(WIDTH) height=(HEIGHT) viewBox={ "0 0 " (WIDTH) " " (HEIGHT) }
+            aria-label={ "the last " (runs.len()) " runs: bar height is the duration, dots are records seen" } {
+            @for (x, height, run, seconds) in &bars {
+                rect class={ "run " (run.status.as_str()) } x=(format_args!("{x:.1}"))
+                    y=(format_args!("{:.1}", HEIGHT - height)) width=(format_args!("{bar:.1}"))
+                    height=(format_args!("{height:.1}")) fill=(colour(run.status)) {
+                    title {
+                        (run.started_at.format("%Y-%m-%d %H:%M:%S").to_string()) " " (run.provider) ": "
+                        (run.status.as_str()) " in " (format_args!("{seconds:.1}")) " s, " (run.seen)
+                        " records seen, " (run.rejected) " rejected"
+                    }
+                }
+            }
+            @for (x, _, run, _) in &bars {
+                @let dot = HEIGHT - (run.seen as f64 / most_seen * usable).max(0.0);
+                circle cx=(format_args!("{:.1}", x + bar / 2.0)) cy=(format_args!("{:.1}", dot.min(HEIGHT - 1.0)))
+                    r="1.8" fill="#1f2933" {}
+            }
+        }
     }
-    svg.push_str(&dots);
-    svg.push_str("</svg>");
-    svg
 }
 
 #[cfg(test)]
@@ -98,7 +87,8 @@ mod tests {
             run(RunStatus::Failed, 1, 0),
             run(RunStatus::Succeeded, 4, 300),
             run(RunStatus::Partial, 2, 150),
-        ]);
+        ])
+        .into_string();
         assert_eq!(svg.matches("<rect").count(), 3);
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains("class=\"run succeeded\"") && svg.contains("class=\"run failed\""));
@@ -121,6 +111,6 @@ mod tests {
 
     #[test]
     fn no_run_is_said_in_words() {
-        assert!(runs_chart(&[]).contains("no run yet"));
+        assert!(runs_chart(&[]).into_string().contains("no run yet"));
     }
 }
