@@ -131,7 +131,11 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(url.to_string(), "https://provider.example/feed?…");
         assert!(!format!("{url:?}").contains("secret"));
-        assert!(!serde_json::to_string(&url).unwrap_or_default().contains("abc"));
+        let json = serde_json::to_string(&url).unwrap();
+        assert!(
+            json.contains("provider.example") && !json.contains("abc"),
+            "{json}"
+        );
         let plain = FeedUrl::parse("http://provider.example/feed").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plain.to_string(), "http://provider.example/feed");
     }

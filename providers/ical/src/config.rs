@@ -93,8 +93,7 @@ mod tests {
 
     #[test]
     fn only_the_url_is_required() {
-        let config = parse(json!({"url": "https://sala.example/agenda.ics"}))
-            .unwrap_or_else(|problems| panic!("{problems:?}"));
+        let config = parse(json!({"url": "https://sala.example/agenda.ics"})).unwrap();
         assert_eq!(config.horizon, DEFAULT_HORIZON);
         assert_eq!(config.sell_mode, SellMode::Online);
     }
@@ -106,7 +105,7 @@ mod tests {
             "horizon": "30d",
             "sell_mode": "offline",
         }))
-        .unwrap_or_else(|problems| panic!("{problems:?}"));
+        .unwrap();
         assert_eq!(config.horizon, Duration::from_secs(30 * 86_400));
         assert_eq!(config.sell_mode, SellMode::Offline);
     }
@@ -150,7 +149,7 @@ mod tests {
         assert!(messages[1].contains("http, https or file"), "{messages:?}");
         assert!(messages[2].contains("at most 3650d"), "{messages:?}");
         assert!(messages[3].contains("`online` or `offline`"), "{messages:?}");
-        let missing = parse(json!({})).err().unwrap_or_default();
+        let missing = parse(json!({})).unwrap_err();
         assert!(missing[0].message.contains("missing field `url`"), "{missing:?}");
     }
 
@@ -160,7 +159,7 @@ mod tests {
             json!("https://sala.example/a.ics"),
             json!(["https://sala.example/a.ics"]),
         ] {
-            let problems = parse(options).err().unwrap_or_default();
+            let problems = parse(options).unwrap_err();
             assert_eq!(problems.len(), 1, "{problems:?}");
             assert_eq!(problems[0].key, "");
             assert!(problems[0].message.contains("table"), "{problems:?}");
@@ -169,8 +168,7 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_token() {
-        let config = parse(json!({"url": "https://user:pw@sala.example/a.ics?token=abc"}))
-            .unwrap_or_else(|problems| panic!("{problems:?}"));
+        let config = parse(json!({"url": "https://user:pw@sala.example/a.ics?token=abc"})).unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("abc") && !shown.contains("pw"), "{shown}");
         assert!(shown.contains("https://sala.example/a.ics?…"), "{shown}");

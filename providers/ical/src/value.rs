@@ -261,7 +261,7 @@ mod tests {
             number: 1,
             text: text.into(),
         })
-        .unwrap_or_else(|reason| panic!("{reason}"))
+        .unwrap()
     }
 
     fn at(text: &str) -> NaiveDateTime {
@@ -315,7 +315,7 @@ mod tests {
             "2026",
         ] {
             let text = format!("DTSTART:{value}");
-            let reason = parse_when(&property(&text)).err().unwrap_or_default();
+            let reason = parse_when(&property(&text)).unwrap_err();
             assert!(reason.contains(value), "{value}: {reason:?}");
         }
     }

@@ -107,7 +107,7 @@ mod tests {
 
     fn field() -> TimeField {
         TimeField {
-            path: Pointers::one(Pointer::parse("/t").unwrap_or_else(|e| panic!("{e}"))),
+            path: Pointers::one(Pointer::parse("/t").unwrap()),
             time: None,
             zone: None,
             epoch: None,

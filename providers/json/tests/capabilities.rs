@@ -4,6 +4,7 @@
 //! object where the last page's array would be, GraphQL (POST with the cursor in the
 //! body), schema.org events in HTML pages, offsets and limits, `Link` headers,
 //! Basic and OAuth 2.0 credentials, pages that repeat, and documents that are not JSON.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -439,9 +440,9 @@ async fn a_page_that_is_not_json_says_what_it_was() {
 
 #[tokio::test]
 async fn basic_credentials_and_query_secrets_go_with_every_page() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("key");
-    std::fs::write(&key, "first\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&key, "first\n").unwrap();
     let server = MockFeedServer::start().await;
     server.require(
         "/events",
@@ -480,7 +481,7 @@ starts_at = "/at"
         "{report:?}"
     );
     // A rotated file is read afresh at the next run.
-    std::fs::write(&key, "second\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&key, "second\n").unwrap();
     let report = run(&store, instance).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();

@@ -1,6 +1,7 @@
 //! Documents to records, through an instance built from its configuration: ids, times,
 //! prices and zones, every rejection reason, unknown members, the conformance kit, and
 //! memory bounded by a record on a large generated feed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -49,7 +50,7 @@ fn times(record: &EventRecord) -> Vec<String> {
 #[tokio::test]
 async fn a_keyed_page_is_mapped_with_ids_times_prices_and_zones() {
     let (result, sink) = parse(acme().as_ref(), &fixture("shows_page_1.json"), None).await;
-    let parsed = result.unwrap_or_else(|error| panic!("{error}"));
+    let parsed = result.unwrap();
     assert!(sink.rejections.is_empty(), "{:?}", sink.rejections);
     assert!(sink.unknown.is_empty(), "{:?}", sink.unknown);
     // The relative link, against the page's address (the configured one here).
@@ -307,7 +308,7 @@ async fn a_page_that_is_not_json_or_lacks_its_records_fails_as_a_whole() {
         (b"{\"shows\": {\"a\": 1}}", "not an array"),
     ] {
         let (result, _) = parse(acme().as_ref(), document, None).await;
-        let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+        let error = result.unwrap_err().to_string();
         assert!(
             error.starts_with("the feed is malformed") && error.contains(expected),
             "{error}"
@@ -391,10 +392,7 @@ async fn a_50_mb_generated_feed_is_mapped_with_memory_bounded_by_a_chunk() {
     write_feed(&mut feed, &shape).unwrap_or_default();
     assert!(feed.len() > 50_000_000, "{} bytes", feed.len());
     let mut sink = CountingSink::default();
-    let summary = generated_reader()
-        .read(&feed[..], None, &mut sink)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let summary = generated_reader().read(&feed[..], None, &mut sink).await.unwrap();
     assert_eq!((sink.records, sink.rejected), (7_800, 0));
     assert_eq!(sink.zones, 780_000);
     // The buffer never grew past one chunk: one record (7 KB) fits many times.

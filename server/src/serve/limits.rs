@@ -19,7 +19,7 @@ pub(super) struct ClientSlot {
 impl ClientConnections {
     /// A slot for one more connection of `peer`, unless it holds `cap` already.
     pub(super) fn enter(clients: &Arc<Self>, peer: IpAddr, cap: usize) -> Option<ClientSlot> {
-        let key = crate::http::client::bucket(peer);
+        let key = crate::http::middleware::client::bucket(peer);
         let mut counts = clients
             .0
             .lock()

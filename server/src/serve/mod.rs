@@ -72,7 +72,7 @@ pub struct ServeOptions {
     /// Bytes of request heads received and not yet complete, over every connection.
     pub max_pending_head_bytes: usize,
     /// Peers exempt from the per-client limit (they carry many clients).
-    pub proxies: crate::http::client::TrustedProxies,
+    pub proxies: crate::http::middleware::client::TrustedProxies,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then shuts down within
@@ -454,7 +454,7 @@ mod tests {
             max_connections: 10,
             max_connections_per_client: 2,
             max_pending_head_bytes: 1 << 20,
-            proxies: crate::http::client::TrustedProxies::default(),
+            proxies: crate::http::middleware::client::TrustedProxies::default(),
         }
     }
 

@@ -226,7 +226,7 @@ pub fn generated_feed(base_events: usize, sessions: usize, zones: usize) -> Vec<
         zones,
         seed: 7,
     };
-    boxoffice_provider_fever::generate::write_feed(&mut bytes, &shape).unwrap_or_else(|e| panic!("{e}"));
+    boxoffice_provider_fever::generate::write_feed(&mut bytes, &shape).unwrap();
     bytes
 }
 
@@ -337,7 +337,7 @@ retry_backoff = "50ms"
         extra = options.extra_toml,
         server = options.server_toml,
     );
-    Config::from_figment(Figment::new().merge(Toml::string(&toml))).unwrap_or_else(|e| panic!("{e}"))
+    Config::from_figment(Figment::new().merge(Toml::string(&toml))).unwrap()
 }
 
 impl TestApp {
@@ -350,7 +350,7 @@ impl TestApp {
         let app = Application::build(config)
             .await
             .unwrap_or_else(|e| panic!("building the app: {e:#}"));
-        let address = format!("http://{}", app.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let address = format!("http://{}", app.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
@@ -363,7 +363,7 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         Self {
             address,
             client,

@@ -274,11 +274,8 @@ async fn check_config_and_providers_describe_a_json_instance() {
 /// Every record of `bytes` parsed by instance `generated` of `config_text`.
 async fn parse_with_config(config_text: &str, bytes: Vec<u8>) -> CollectingSink {
     boxoffice_server::providers::link_all();
-    let config = Config::from_figment(Figment::new().merge(Toml::string(config_text)))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let built = config.providers["generated"]
-        .build("generated")
-        .unwrap_or_else(|problems| panic!("{problems:?}"));
+    let config = Config::from_figment(Figment::new().merge(Toml::string(config_text))).unwrap();
+    let built = config.providers["generated"].build("generated").unwrap();
     let mut sink = CollectingSink::default();
     let document = Document::new(Box::new(std::io::Cursor::new(bytes)));
     built.provider.parse(document, &mut sink).await.unwrap();

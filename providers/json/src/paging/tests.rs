@@ -4,15 +4,15 @@ use super::*;
 use serde_json::json;
 
 fn url(text: &str) -> Url {
-    Url::parse(text).unwrap_or_else(|error| panic!("{error}"))
+    Url::parse(text).unwrap()
 }
 
 fn pointer(text: &str) -> Pointer {
-    Pointer::parse(text).unwrap_or_else(|error| panic!("{error}"))
+    Pointer::parse(text).unwrap()
 }
 
 fn paging(table: Value) -> Paging {
-    let config: Pagination = serde_json::from_value(table).unwrap_or_else(|error| panic!("{error}"));
+    let config: Pagination = serde_json::from_value(table).unwrap();
     Paging::new(Some(config))
 }
 
@@ -78,7 +78,7 @@ fn links_resolve_against_the_page_and_null_or_empty_ends_the_run() {
         assert!(ended(&next(end.clone())), "{end:?}");
     }
     assert!(ended(&next_of(&links, from, &summary(3, &[]), &[])));
-    let error = next(json!(2)).err().unwrap_or_default();
+    let error = next(json!(2)).unwrap_err();
     assert!(
         error.contains("/next") && error.contains("2 is not a string"),
         "{error}"
@@ -318,7 +318,7 @@ fn has_more_false_ends_any_pagination() {
 #[test]
 fn keys_that_a_type_does_not_read_are_problems() {
     let problems = |table: Value| -> Vec<String> {
-        let config: Pagination = serde_json::from_value(table).unwrap_or_else(|error| panic!("{error}"));
+        let config: Pagination = serde_json::from_value(table).unwrap();
         config.problems(false).into_iter().map(|p| p.key).collect()
     };
     assert_eq!(problems(json!({"type": "next_link"})), ["pagination.next"]);

@@ -83,31 +83,29 @@ pub async fn parse(
 /// sub-tables, and `extra` lines in the instance's own table.
 pub fn generated_table(url: &str, extra: &str) -> String {
     let text = String::from_utf8(fixture("generated-feed.toml")).unwrap_or_default();
-    let mut table: toml::Table = toml::from_str(&text).unwrap_or_else(|error| panic!("{error}"));
+    let mut table: toml::Table = toml::from_str(&text).unwrap();
     let mut instance = table
         .remove("providers")
         .and_then(|providers| providers.get("generated").cloned())
         .and_then(|instance| instance.as_table().cloned())
         .unwrap_or_default();
     instance.insert("url".into(), toml::Value::String(url.to_owned()));
-    let extra: toml::Table = toml::from_str(extra).unwrap_or_else(|error| panic!("{error}"));
+    let extra: toml::Table = toml::from_str(extra).unwrap();
     instance.extend(extra);
-    toml::to_string(&instance).unwrap_or_else(|error| panic!("{error}"))
+    toml::to_string(&instance).unwrap()
 }
 
 /// A page reader for the generated feed's fixture, built from its keys as the
 /// registry reads them (for what only the reader tells: its buffer's peak).
 pub fn generated_reader() -> PageReader {
-    let table: toml::Table = toml::from_str(&generated_table("http://127.0.0.1:9/feed.json", ""))
-        .unwrap_or_else(|error| panic!("{error}"));
+    let table: toml::Table = toml::from_str(&generated_table("http://127.0.0.1:9/feed.json", "")).unwrap();
     let mut options = serde_json::to_value(table).unwrap_or_default();
     if let Some(options) = options.as_object_mut() {
         // The common keys are the engine's, not the kind's.
         options.remove("kind");
         options.remove("timezone");
     }
-    let config: JsonConfig =
-        boxoffice_core::registry::parse_options(options).unwrap_or_else(|problems| panic!("{problems:?}"));
+    let config: JsonConfig = boxoffice_core::registry::parse_options(options).unwrap();
     PageReader {
         mapping: Mapping::new("generated", chrono_tz::UTC, config.fields, config.zones)
             .unwrap_or_else(|| panic!("the generated feed's fields are complete")),
@@ -124,7 +122,7 @@ pub async fn run(store: &MemoryStore, built: BuiltProvider) -> SyncReport {
     tokio::time::timeout(Duration::from_secs(10), engine.run(&name))
         .await
         .unwrap_or_else(|_| panic!("the run of {name} took more than 10 s"))
-        .unwrap_or_else(|error| panic!("{error}"))
+        .unwrap()
 }
 
 pub fn stored(store: &MemoryStore, provider: &str) -> Vec<(String, String)> {
