@@ -1,9 +1,9 @@
 """Costs a load generator does not show, measured by `bench/run.sh search`.
 
-  probe.py compression PID BASE_URL [COUNT]
+  probe.py compression PID BASE_URL [COUNT [HOURS]]
       CPU the server spends per answer of a window nobody asked for before, plain,
-      gzip and br: COUNT distinct windows per coding, one at a time on one
-      connection, CPU from /proc/PID/stat (user + system) over the whole loop.
+      gzip and br: COUNT distinct windows of HOURS (36) per coding, one at a time on
+      one connection, CPU from /proc/PID/stat (user + system) over the whole loop.
   probe.py not-found BASE_URL FEED_XML PROVIDER [SAMPLES]
       /events/{id} of an unpublished item (its base event is offline) beside an
       unknown id: SAMPLES interleaved requests each on one connection, medians.
@@ -45,18 +45,18 @@ def get(conn, path, coding=None):
     return response.status, response.getheader("Content-Encoding"), body
 
 
-def compression(pid, base, count=100):
+def compression(pid, base, count=100, hours=36):
     conn = connect(base)
     # Distinct windows, never asked for before by this probe: each starts a few hours
     # after the last, so every answer is rendered (and compressed) afresh.
     offset = {"plain": 0, "gzip": 10_000, "br": 20_000}
-    print(f"{count} distinct windows of 36 h per coding, one at a time:")
+    print(f"{count} distinct windows of {hours} h per coding, one at a time:")
     for coding, first in offset.items():
         sizes, coded = [], 0
         started_cpu, started = cpu_seconds(pid), time.monotonic()
         for k in range(count):
             start = FIRST_START + timedelta(hours=first + 7 * k)
-            end = start + timedelta(hours=36)
+            end = start + timedelta(hours=hours)
             query = urllib.parse.urlencode({"starts_at": f"{start:%Y-%m-%dT%H:%M:%SZ}", "ends_at": f"{end:%Y-%m-%dT%H:%M:%SZ}"})
             status, encoding, body = get(conn, f"/search?{query}", None if coding == "plain" else coding)
             assert status == 200, status

@@ -279,7 +279,7 @@ if has search; then
   config "$OUT/sqlite.toml" "sqlite://$OUT/bench.db?mode=rwc"
   cp "$OUT/large-2.xml" "$OUT/feed.xml"
   "$BIN" --config "$OUT/sqlite.toml" sync --provider bench >/dev/null
-  echo "== /search vs nginx serving the same bytes (oha -c $CONNECTIONS -z $DURATION, $ROUNDS rounds each, alternating; SQLite store)"
+  echo "== /search vs nginx serving the same bytes ($LOADGEN -c $CONNECTIONS, $DURATION, $ROUNDS rounds each, alternating; SQLite store)"
   serve "$OUT/sqlite.toml"
   echo "start-up to serving: $STARTUP_S s, RSS $(rss_mb "$APP_PID") MB"
   curl -s "http://127.0.0.1:$APP_PORT/ready" | python3 -c 'import sys, json; print("searchable items:", json.load(sys.stdin)["data"]["items"])'
@@ -358,6 +358,8 @@ PY
   stop "$SHIPPED_PID"
   echo "-- CPU of answers rendered afresh (bench/probe.py; quiet configuration)"
   python3 bench/probe.py compression "$APP_PID" "http://127.0.0.1:$APP_PORT" 100
+  # As wide as the wide window (86 days, ~1,000 items, ~210 KB).
+  python3 bench/probe.py compression "$APP_PID" "http://127.0.0.1:$APP_PORT" 20 2064
   python3 bench/probe.py not-found "http://127.0.0.1:$APP_PORT" "$OUT/large-2.xml" bench 400
   echo "Boxoffice RSS after the runs: $(rss_mb "$APP_PID") MB (peak $(hwm_mb "$APP_PID") MB)"
   kill -QUIT "$NGINX_PID" 2>/dev/null || true

@@ -250,9 +250,10 @@ async fn a_refused_connection_is_a_transient_failure() {
 
 // ----- configuration through the registry -----
 
+/// The table's problems; none when it builds.
 fn problems(table: &str) -> Vec<ConfigProblem> {
     boxoffice_provider_ical::link();
-    instance_from_toml("teatro", table).unwrap_err()
+    instance_from_toml("teatro", table).err().unwrap_or_default()
 }
 
 fn problem_keys(table: &str) -> Vec<String> {
