@@ -11,6 +11,8 @@
 //! - [`FeedUrl`], [`Headers`], [`Query`] and [`Auth`]: the `url`, `[headers]`,
 //!   `[query]` and `auth` keys of the HTTP kinds, checked when read, never printed with
 //!   their secrets;
+//! - [`ChunkedInput`]: a feed body read in large chunks, for the streaming parsers
+//!   (carried-over tokens, growth, byte order mark, UTF-8, held read errors);
 //! - [`generate`]: the shape and random sequence every kind's feed generator shares.
 //!
 //! Core stays free of any HTTP client; providers depend on this crate for it.
@@ -20,11 +22,13 @@ mod file;
 pub mod generate;
 pub mod headers;
 pub mod http;
+pub mod input;
 pub mod query;
 pub mod url;
 
 pub use auth::Auth;
 pub use headers::Headers;
 pub use http::{HttpError, HttpOptions, HttpSource, PageRequest};
+pub use input::{ChunkedInput, Utf8};
 pub use query::Query;
 pub use url::{FeedUrl, display_url, relative_file};

@@ -2,12 +2,12 @@
 //!
 //! Why it is shaped this way. quick-xml's async reader awaits once per XML event and
 //! copies each event into its own buffer; on a feed of 150,000 one-line `<zone/>` tags
-//! that polling and copying cost about a sixth of the parse. This reader awaits once per
-//! read of a large chunk ([`CHUNK_BYTES`]) and cuts the events out of the chunk
-//! synchronously, borrowing them from it. An event that the end of a chunk cuts in two
-//! (a tag, a run of text, a reference) is carried over to the front of the buffer and
-//! read again once more bytes have arrived, so memory stays bounded by a chunk plus the
-//! largest single event, never by the document; a buffer that an event fills is grown.
+//! that polling and copying cost about a sixth of the parse. This reader reads the body
+//! through the kit's [`ChunkedInput`], which awaits once per large chunk, carries over
+//! an event that the end of a chunk cuts in two (a tag, a run of text, a reference),
+//! grows its buffer for an event larger than it, skips a byte order mark and holds a
+//! read error until the events complete before it are handed out. What is left here is
+//! cutting the events out of the chunk synchronously, borrowing them from it.
 //!
 //! Each markup (`<…>`) and reference (`&…;`) is tokenized by a quick-xml slice reader
 //! placed on its first byte, so that what counts as an element, a comment or an error,
@@ -26,32 +26,23 @@
 //! Whether an error means "the event goes on in the next chunk" or "the document is
 //! wrong" is told the way quick-xml itself would find out: a markup or reference it
 //! reports unclosed after consuming all its input is unfinished, and more bytes may
-//! finish it (see [`runs_past`]). A read error of the body is held until the bytes read
-//! before it are parsed, so that exactly the events complete before it reach the sink,
-//! as when they were read one by one.
+//! finish it (see [`runs_past`]).
 
 use std::borrow::Cow;
-use std::io;
 
 use boxoffice_core::ProviderError;
 use boxoffice_core::read_error;
+use boxoffice_kit::input::{ChunkedInput, Utf8, Window};
 use quick_xml::Reader;
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::events::{BytesDecl, BytesRef, Event};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 
 use super::malformed;
 use super::start_tags::{Tag, tag_end};
 
-/// The bytes read from the body at a time. Large enough that the await and the carried
-/// tail of each chunk cost nothing next to parsing it; small enough not to matter for
-/// memory.
-pub(super) const CHUNK_BYTES: usize = 256 * 1024;
-
-/// The smallest buffer, whatever was asked: room for a byte order mark and some.
-const MIN_CHUNK_BYTES: usize = 8;
-
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The bytes read from the body at a time.
+pub(super) const CHUNK_BYTES: usize = boxoffice_kit::input::CHUNK_BYTES;
 
 /// One XML event, borrowed from the chunk.
 #[derive(Debug)]
@@ -78,19 +69,7 @@ pub(super) enum XmlEvent<'a> {
 
 /// Reads a body in chunks and hands out its events (see the module documentation).
 pub(super) struct ChunkedReader<R> {
-    body: R,
-    /// Always initialized to its full length; `buf[start..end]` is read but not parsed.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// The document offset of `buf[start]`.
-    offset: u64,
-    /// The body has said it has no more bytes.
-    body_ended: bool,
-    /// A byte order mark at the start of the document was looked for (and skipped).
-    bom_checked: bool,
-    /// A read error that came after bytes not yet parsed: returned by the next fill.
-    failed: Option<ProviderError>,
+    input: ChunkedInput<R>,
     open: OpenElements,
 }
 
@@ -98,87 +77,27 @@ impl<R: AsyncRead + Unpin> ChunkedReader<R> {
     /// A reader of `body` in chunks of `chunk_bytes`.
     pub(super) fn new(body: R, chunk_bytes: usize) -> Self {
         Self {
-            body,
-            buf: vec![0; chunk_bytes.max(MIN_CHUNK_BYTES)],
-            start: 0,
-            end: 0,
-            offset: 0,
-            body_ended: false,
-            bom_checked: false,
-            failed: None,
+            // Bytes that are not UTF-8 are refused by the tags that hold them, with
+            // quick-xml's positions; in a comment they are allowed.
+            input: ChunkedInput::new(body, chunk_bytes, Utf8::Prefix),
             open: OpenElements::default(),
         }
     }
 
-    /// Reads the next chunk after what is carried over: at least one read, and more
-    /// until as many bytes were read as were carried (so that an event larger than a
-    /// chunk is scanned a bounded number of times) or the buffer is full.
-    ///
-    /// Read errors come back as the provider error they stand for, never as the end of
-    /// the document; interrupted reads are retried, as quick-xml did.
+    /// Reads the next chunk after what is carried over (see [`ChunkedInput::fill`]).
+    /// Read errors come back as the provider error they stand for, once the events
+    /// before them were handed out; never as the end of the document.
     pub(super) async fn fill(&mut self) -> Result<(), ProviderError> {
-        if let Some(error) = self.failed.take() {
-            return Err(error);
-        }
-        if self.body_ended {
-            return Ok(());
-        }
-        self.buf.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
-        let carried = self.end;
-        if carried * 2 >= self.buf.len() {
-            self.buf.resize(self.buf.len() * 2, 0);
-        }
-        loop {
-            match self.body.read(&mut self.buf[self.end..]).await {
-                Ok(0) => {
-                    self.body_ended = true;
-                    break;
-                }
-                Ok(read) => {
-                    self.end += read;
-                    let enough = self.end - carried >= carried || self.end == self.buf.len();
-                    // A byte order mark is only recognized whole.
-                    if enough && (self.bom_checked || self.end >= UTF8_BOM.len()) {
-                        break;
-                    }
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) if self.end == carried => return Err(read_error(&error)),
-                Err(error) => {
-                    // The events complete before the error are parsed first.
-                    self.failed = Some(read_error(&error));
-                    break;
-                }
-            }
-        }
-        if !self.bom_checked {
-            self.bom_checked = true;
-            if self.buf[..self.end].starts_with(UTF8_BOM) {
-                // Skipped and not counted, as quick-xml does.
-                self.start = UTF8_BOM.len();
-            }
-        }
-        Ok(())
+        self.input.fill().await.map(drop)
     }
 
     /// The events of what has been read so far.
     pub(super) fn events(&mut self) -> Events<'_> {
-        let unparsed = &self.buf[self.start..self.end];
-        // All of it, but for a character that the end of the chunk cuts or bytes that
-        // are not UTF-8 (their tags are checked, and refused, one by one).
-        let text = match std::str::from_utf8(unparsed) {
-            Ok(text) => text,
-            Err(error) => std::str::from_utf8(&unparsed[..error.valid_up_to()]).unwrap_or_default(),
-        };
+        // Offsets are counted after a byte order mark, as quick-xml counts them.
+        let bom = self.input.bom_len() as u64;
         Events {
-            bytes: &self.buf[..self.end],
-            text,
-            text_from: self.start,
-            start: &mut self.start,
-            offset: &mut self.offset,
-            complete: self.body_ended,
+            input: self.input.window(),
+            bom,
             open: &mut self.open,
         }
     }
@@ -186,15 +105,8 @@ impl<R: AsyncRead + Unpin> ChunkedReader<R> {
 
 /// The events of one chunk; consuming one moves the reader past it.
 pub(super) struct Events<'a> {
-    /// The buffer up to what was read; `bytes[*start..]` is not parsed yet.
-    bytes: &'a [u8],
-    /// `bytes[text_from..]` as text, as far as it is UTF-8.
-    text: &'a str,
-    text_from: usize,
-    start: &'a mut usize,
-    offset: &'a mut u64,
-    /// Nothing follows `bytes`: the document ends there.
-    complete: bool,
+    input: Window<'a>,
+    bom: u64,
     open: &'a mut OpenElements,
 }
 
@@ -202,22 +114,22 @@ impl<'a> Events<'a> {
     /// The next event and the document offset just after it; `None` when the rest of
     /// the chunk is the start of an event that goes on in the next chunk.
     pub(super) fn next(&mut self) -> Result<Option<(XmlEvent<'a>, u64)>, ProviderError> {
-        let bytes = self.bytes;
-        let rest = bytes.get(*self.start..).unwrap_or_default();
+        let rest = self.input.rest();
+        let complete = self.input.complete();
         let Some(&first) = rest.first() else {
-            return Ok(self.complete.then_some((XmlEvent::Eof, *self.offset)));
+            return Ok(complete.then_some((XmlEvent::Eof, self.offset())));
         };
         if first != b'<' && first != b'&' {
             // Text runs to the next markup or reference, or to the end of the document.
             let length = match memchr::memchr2(b'<', b'&', rest) {
                 Some(length) => length,
-                None if self.complete => rest.len(),
+                None if complete => rest.len(),
                 None => return Ok(None),
             };
             let text = XmlEvent::Text(Cow::Borrowed(&rest[..length]));
             return Ok(Some((text, self.advance(length))));
         }
-        if first == b'&' && !self.complete && memchr::memchr3(b';', b'&', b'<', &rest[1..]).is_none() {
+        if first == b'&' && !complete && memchr::memchr3(b';', b'&', b'<', &rest[1..]).is_none() {
             // A reference is over at its `;`, or is an error at the next `&` or `<`.
             return Ok(None);
         }
@@ -225,8 +137,7 @@ impl<'a> Events<'a> {
             && !matches!(rest.get(1), None | Some(b'!' | b'/' | b'?'))
             && let Some(end) = tag_end(&rest[1..])
         {
-            let content = *self.start + 1 - self.text_from;
-            let text = self.text.get(content..content + end);
+            let text = self.input.text(1..1 + end);
             let (tag, empty) = Tag::new(&rest[1..=end], text);
             let event = if empty {
                 XmlEvent::Empty(tag)
@@ -236,19 +147,19 @@ impl<'a> Events<'a> {
             };
             return Ok(Some((event, self.advance(end + 2))));
         }
+        // Where the markup starts: errors about it point there, as quick-xml's did.
+        let at = self.offset();
         let mut reader = slice_reader(rest);
         let event = match reader.read_event() {
             Ok(event) => event,
             Err(error) => {
-                if !self.complete && runs_past(&error, rest, reader.buffer_position()) {
+                if !complete && runs_past(&error, rest, reader.buffer_position()) {
                     return Ok(None);
                 }
-                return Err(xml_error(&error, *self.offset + reader.error_position()));
+                return Err(xml_error(&error, at + reader.error_position()));
             }
         };
         let used = usize::try_from(reader.buffer_position()).unwrap_or(rest.len());
-        // Where the markup starts: errors about it point there, as quick-xml's did.
-        let at = *self.offset;
         let event = match event {
             // Not reached (the tags quick-xml finds are found above), but read the same.
             Event::Start(_) | Event::Empty(_) => {
@@ -277,11 +188,15 @@ impl<'a> Events<'a> {
         Ok(Some((event, self.advance(used))))
     }
 
+    /// The document offset of the next byte, after a byte order mark.
+    fn offset(&self) -> u64 {
+        self.input.position() - self.bom
+    }
+
     /// Moves past `length` bytes; the document offset after them.
     fn advance(&mut self, length: usize) -> u64 {
-        *self.start += length;
-        *self.offset += length as u64;
-        *self.offset
+        self.input.consume(length);
+        self.offset()
     }
 }
 
@@ -378,6 +293,7 @@ impl OpenElements {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io;
 
     /// Every event of `document` read in chunks of `chunk_bytes`, as text, or the error.
     async fn events(document: &[u8], chunk_bytes: usize) -> Result<Vec<String>, String> {
@@ -461,7 +377,7 @@ mod tests {
             let mut events = reader.events();
             while let Some((event, _)) = events.next().unwrap_or_else(|error| panic!("{error}")) {
                 if matches!(event, XmlEvent::Eof) {
-                    return reader.buf.len();
+                    return reader.input.capacity();
                 }
             }
         }

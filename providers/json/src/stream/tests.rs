@@ -1,8 +1,12 @@
 //! The stream on hand-made documents, cut into chunks of every size.
 
+use std::io;
+
 use super::*;
 use crate::pointer::Pointer;
 use serde_json::json;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 fn pointer(text: &str) -> Pointer {
     Pointer::parse(text).unwrap_or_else(|error| panic!("{error}"))
