@@ -1,17 +1,11 @@
-//! Boxoffice's core, in layers that point one way:
-//! - [`model`]: the canonical event model, its identity, time and the search window;
-//! - [`provider`]: the [`Provider`] trait, its sink and its rejections;
-//! - [`registry`]: provider kinds and their configuration;
-//! - [`store`]: the [`EventStore`] traits (items, runs, instances) with the types it stores;
-//! - [`sync`]: the engine on top: runs, schedules, retries, breaker, batching, reports.
+//! Boxoffice's core, in layers that point one way: [`model`], [`provider`],
+//! [`registry`], [`store`], and the [`sync`] engine on top.
 //!
-//! This crate knows nothing of HTTP or SQL: providers are testable without a database
-//! and stores without a network. Errors by layer:
-//! - a provider fails a whole fetch with [`ProviderError`] and rejects single records
-//!   with a [`Rejection`] (the neighbours are kept);
-//! - a store fails with [`StoreError`], whose variants carry the HTTP meaning the
-//!   server gives them (not found, conflict, unavailable);
-//! - a run is summed up in a [`SyncReport`], whatever happened.
+//! No HTTP or SQL here, so that providers are testable without a database and stores
+//! without a network. A provider fails a whole fetch with [`ProviderError`] or rejects
+//! one record with a [`Rejection`] (its neighbours are kept); a store fails with
+//! [`StoreError`], whose variants carry the HTTP meaning the server gives them; a run
+//! is summed up in a [`SyncReport`] whatever happened.
 
 pub mod model;
 pub mod provider;

@@ -77,8 +77,8 @@ fn record(session: &str) -> EventRecord {
     EventRecord {
         key: ExternalKey {
             provider: "script".into(),
-            base_event_id: "base".into(),
-            event_id: session.into(),
+            series_id: "base".into(),
+            session_id: session.into(),
         },
         title: format!("Show {session}"),
         sell_mode: SellMode::Online,
@@ -167,7 +167,7 @@ fn sessions_stored(store: &MemoryStore) -> Vec<String> {
     let mut ids: Vec<_> = store
         .items("script")
         .into_iter()
-        .map(|item| item.record.key.event_id)
+        .map(|item| item.record.key.session_id)
         .collect();
     ids.sort();
     ids

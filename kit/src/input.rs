@@ -1,27 +1,22 @@
-//! A feed body read in large chunks, for the streaming parsers (`fever-xml`, `json`):
-//! what every such parser needs of its input, so that each keeps only its tokenizer.
+//! A feed body read in large chunks, for the streaming parsers (`fever-xml`, `json`),
+//! so that each keeps only its tokenizer.
 //!
-//! Why chunks: awaiting once per token (and copying each token out) costs a parser a
-//! good part of its time on feeds of many small records; awaiting once per chunk
-//! ([`CHUNK_BYTES`]) and cutting tokens out of the buffer synchronously, borrowed from
-//! it, does not. A token that the end of a chunk cuts is left unconsumed: the next
-//! [`ChunkedInput::fill`] moves what is unconsumed to the front of the buffer and reads
-//! after it, so memory is bounded by a chunk plus the largest token, not by the
-//! document. A buffer that a token fills is doubled, and each fill reads at least as
-//! many bytes as it carried over, so that a large token is rescanned a bounded number
-//! of times.
+//! Why chunks: awaiting once per token (and copying it out) costs a parser a good part
+//! of its time on feeds of many small records; awaiting once per [`CHUNK_BYTES`] and
+//! borrowing tokens from the buffer does not. A token cut by the end of a chunk stays
+//! unconsumed and moves to the front at the next [`ChunkedInput::fill`], so memory is
+//! bounded by a chunk plus the largest token. The buffer doubles when what it carries
+//! over fills half of it, and each fill reads at least as much as it carried, so a
+//! large token is rescanned a bounded number of times.
 //!
-//! What the input also does for every parser alike: it skips a UTF-8 byte order mark
-//! at the start of the document (recognized only whole, even when the first reads
-//! bring fewer than three bytes); it checks that the bytes are UTF-8 ([`Utf8`]), a
-//! character cut by the end of a read waiting for the next; it counts document
-//! offsets for error positions; and it holds a read error of the body until the bytes
-//! read before it were handed out, so that a parser sees exactly the tokens complete
-//! before the failure, then the error (never a truncated document).
+//! For every parser alike it skips a UTF-8 byte order mark (recognized only whole,
+//! however short the first reads), checks UTF-8 ([`Utf8`]) across reads, counts
+//! offsets for error positions, and holds a read error until the bytes before it were
+//! handed out: a parser sees exactly the tokens complete before the failure, then the
+//! error, never a truncated document.
 //!
-//! The `ical` kind does not stream through it: a calendar's structure is checked
-//! whole before anything is pushed, and a recurring event's overrides (RECURRENCE-ID)
-//! may come anywhere in it, so it reads the body whole, bounded by `max_feed_bytes`.
+//! `ical` reads the body whole instead: a calendar's structure is checked before
+//! anything is pushed, and overrides (RECURRENCE-ID) may come anywhere in it.
 
 use std::io;
 use std::ops::Range;

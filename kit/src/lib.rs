@@ -1,19 +1,8 @@
 //! Boxoffice's provider kit: what every provider that reads a feed over HTTP needs,
-//! in one place.
-//!
-//! - [`HttpSource`]: GET (or POST with a JSON body) with the instance's `[headers]`,
-//!   `[query]` and `auth` (bearer, Basic, OAuth 2.0 client credentials), compressed
-//!   transfers decoded as they stream, conditional requests (`ETag`/`Last-Modified`,
-//!   304), pages kept on the feed's origin, redirects bounded, TLS verified, error
-//!   bodies quoted without secrets;
-//! - [`HttpError`]: what statuses, timeouts and `Retry-After` mean to the engine
-//!   (transient or not), public so that every provider maps them alike;
-//! - [`FeedUrl`], [`Headers`], [`Query`] and [`Auth`]: the `url`, `[headers]`,
-//!   `[query]` and `auth` keys of the HTTP kinds, checked when read, never printed with
-//!   their secrets;
-//! - [`ChunkedInput`]: a feed body read in large chunks, for the streaming parsers
-//!   (carried-over tokens, growth, byte order mark, UTF-8, held read errors);
-//! - [`generate`]: the shape and random sequence every kind's feed generator shares.
+//! so that all of them request, retry and guard secrets alike: [`HttpSource`] and
+//! [`HttpError`], the HTTP kinds' `url`, `[headers]`, `[query]` and `auth` keys
+//! ([`FeedUrl`], [`Headers`], [`Query`], [`Auth`], never printed with their secrets),
+//! [`ChunkedInput`] for the streaming parsers, and the feed generators' [`generate`].
 //!
 //! Core stays free of any HTTP client; providers depend on this crate for it.
 

@@ -10,6 +10,7 @@ mod m20261126_000004_run_state;
 mod m20261126_000005_zones_apart;
 mod m20261207_000006_currency;
 mod m20261207_000007_quarantine_once;
+mod m20261207_000008_change_log;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_zones_apart::Migration),
             Box::new(m20261207_000006_currency::Migration),
             Box::new(m20261207_000007_quarantine_once::Migration),
+            Box::new(m20261207_000008_change_log::Migration),
         ]
     }
 }

@@ -16,7 +16,7 @@ use tracing::info;
 use crate::config::Config;
 use crate::http::middleware::render_budget::RenderBudget;
 use crate::http::{self, AppState};
-use crate::read_model::ReadModel;
+use crate::read_model::{ReadModel, SnapshotFile};
 use crate::serve::{ServeOptions, serve};
 use crate::store::{SeaOrmStore, StoreOptions};
 
@@ -74,6 +74,12 @@ impl Application {
             Arc::clone(&services.store),
             sync_runtime(),
             config.server.search_cache_bytes,
+            config
+                .server
+                .snapshot_file
+                .as_ref()
+                .filter(|path| !path.as_os_str().is_empty())
+                .map(|path| SnapshotFile::new(path, &config.database.url)),
         )
         .await
         .context("loading the searchable items")?;
@@ -135,6 +141,7 @@ impl Application {
             stop_rx,
         );
         let notice = spawn_unreachable_notice(Arc::clone(&engine), Arc::clone(&self.state.read_model));
+        let read_model = Arc::clone(&self.state.read_model);
         let limits = &self.config.server;
         let proxies = http::middleware::client::TrustedProxies::new(limits.trusted_proxies.clone());
         let guard = http::middleware::guard::GuardConfig {
@@ -180,6 +187,7 @@ impl Application {
         }
         refresher.abort();
         let _ = refresher.await;
+        read_model.save().await;
         notice.abort();
         let _ = notice.await;
         info!("Stopped.");

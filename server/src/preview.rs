@@ -44,8 +44,8 @@ impl From<&EventRecord> for Shown {
         let range = record.price_range();
         Self {
             id: record.id(),
-            base_event_id: record.key.base_event_id.clone(),
-            event_id: record.key.event_id.clone(),
+            base_event_id: record.key.series_id.clone(),
+            event_id: record.key.session_id.clone(),
             title: record.title.clone(),
             start_date: format::date(record.start.date),
             start_time: record.start.time.map(format::time),

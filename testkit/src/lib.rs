@@ -1,15 +1,8 @@
-//! Boxoffice's test kit, a dev-dependency of the providers, core and the server:
-//!
-//! - [`MockFeedServer`]: a local provider on `127.0.0.1:0` serving what a test tells
-//!   it (statuses, headers, slow and dripping bodies, gzip, `ETag`/304, pages);
-//! - [`conformance::check_parser`]: the promises every provider's parser keeps;
-//! - [`instance_from_toml`]: an instance built through the registry from a TOML
-//!   snippet, exactly as `config.toml` would build it;
-//! - [`MemoryStore`]: an [`EventStore`](boxoffice_core::EventStore) in memory, to test
-//!   the sync engine without SQL;
-//! - [`store_contract`](mod@store_contract): the cases every store passes, the memory store here and the
-//!   SQL store on SQLite and PostgreSQL in the server's tests
-//!   ([`store_contract!`] makes one test of each).
+//! Boxoffice's test kit, a dev-dependency of the providers, core and the server: a
+//! [`MockFeedServer`], the parser [`conformance`] checks, [`instance_from_toml`], a
+//! [`MemoryStore`] to test the engine without SQL, and the
+//! [`store_contract`](mod@store_contract) every store passes (memory here, SQLite and
+//! PostgreSQL in the server's tests).
 //!
 //! Everything here listens on loopback only and stops with its owner.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,9 +1,8 @@
-//! The content digest of a record: what lets a sync skip rewriting items that did not
-//! change. Every field is written straight from the record into one reused buffer,
-//! length-prefixed so that no two records share an input, and the buffer hashed with
-//! BLAKE3 at once (it is fastest on large inputs): an unchanged re-sync of a large
-//! feed hashes every record, and a JSON rendering plus SHA-256 cost more than parsing
-//! the feed.
+//! The content digest of a record, which lets a sync skip rewriting unchanged items.
+//! Fields are length-prefixed so that no two records share an input, and hashed with
+//! BLAKE3 (fastest on large inputs) straight from a reused buffer: an unchanged re-sync
+//! hashes every record, and a JSON rendering plus SHA-256 cost more than parsing the
+//! feed.
 
 use std::cell::RefCell;
 
@@ -88,8 +87,8 @@ pub fn content_hash(record: &EventRecord) -> String {
 fn write_record(feed: &mut Feed, record: &EventRecord) {
     feed.raw(VERSION);
     feed.text(&record.key.provider);
-    feed.text(&record.key.base_event_id);
-    feed.text(&record.key.event_id);
+    feed.text(&record.key.series_id);
+    feed.text(&record.key.session_id);
     feed.text(&record.title);
     feed.text(record.sell_mode.as_str());
     feed.optional(record.organizer_company_id.as_deref(), Feed::text);

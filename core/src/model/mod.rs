@@ -3,7 +3,7 @@
 //! One searchable item is one provider session ("plan" in the public API), titled by
 //! the event it belongs to. Its identity is a UUIDv5 derived from the provider
 //! instance's name and the provider's own ids, so it is the same on every sync,
-//! restart and machine, and distinct between providers and between base events that
+//! restart and machine, and distinct between providers and between series that
 //! reuse a session id.
 
 mod digest;
@@ -23,14 +23,20 @@ use uuid::Uuid;
 pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6b0f_4f3e_2d1c_4a5b_9e8f_7a6b_5c4d_3e2f);
 
 /// Where an item comes from: the provider instance and the provider's own ids.
+///
+/// Serialized, stored (columns) and served (`/events/{id}`) under the older names
+/// `base_event_id` and `event_id`, which clients and the database rely on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ExternalKey {
     /// The provider instance's name in the configuration (e.g. `fever`).
     pub provider: String,
-    /// The provider's id of the event (the title-bearing parent).
-    pub base_event_id: String,
-    /// The provider's id of the session; unique only within its base event.
-    pub event_id: String,
+    /// The provider's id of the title-bearing event the sessions belong to: Fever's
+    /// base event, an iCal UID, a JSON feed's parent event.
+    #[serde(rename = "base_event_id")]
+    pub series_id: String,
+    /// The provider's id of one session (performance); unique only within its series.
+    #[serde(rename = "event_id")]
+    pub session_id: String,
 }
 
 impl ExternalKey {
@@ -41,7 +47,7 @@ impl ExternalKey {
     pub fn id(&self) -> Uuid {
         let name = format!(
             "{}\u{1f}{}\u{1f}{}",
-            self.provider, self.base_event_id, self.event_id
+            self.provider, self.series_id, self.session_id
         );
         Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
     }
@@ -250,11 +256,11 @@ pub(crate) mod tests {
         }
     }
 
-    fn key(provider: &str, base: &str, event: &str) -> ExternalKey {
+    fn key(provider: &str, series: &str, session: &str) -> ExternalKey {
         ExternalKey {
             provider: provider.into(),
-            base_event_id: base.into(),
-            event_id: event.into(),
+            series_id: series.into(),
+            session_id: session.into(),
         }
     }
 
@@ -332,8 +338,8 @@ pub(crate) mod tests {
         });
         // Parts that run into each other.
         change(&|r| {
-            r.key.base_event_id = "29".into();
-            r.key.event_id = "1291".into();
+            r.key.series_id = "29".into();
+            r.key.session_id = "1291".into();
         });
         for (index, changed) in changes.iter().enumerate() {
             assert_ne!(changed.content_hash(), hash, "change #{index} went unseen");

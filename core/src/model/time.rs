@@ -1,10 +1,7 @@
-//! Time, for every kind: how a time a feed publishes becomes a [`LocalMoment`] (the
-//! wall clock served as `start_date`/`start_time`, and the instant filtered on).
-//!
-//! A feed writes a time in one of three forms ([`Written`]): an instant with its
-//! offset, a wall clock without one, or a date alone. Which wall clock is served is
-//! the [`Clock`]'s: a wall clock in the event's own zone is served as written; an
-//! instant is served on the event's zone when it is known.
+//! Time, for every kind: a time a feed publishes ([`Written`]: an instant with its
+//! offset, a wall clock, or a date alone) becomes a [`LocalMoment`], the wall clock
+//! served and the instant filtered on. A wall clock in the event's own zone is served
+//! as written; an instant on the event's zone when it is known (see [`Clock`]).
 
 use chrono::{
     DateTime, Days, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc,

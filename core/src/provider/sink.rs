@@ -41,7 +41,7 @@ impl Rejection {
 /// Where a provider pushes what it parses, as it parses it.
 ///
 /// The sync engine implements it: it batches records into the store as they arrive,
-/// so that memory is bounded by the batch, not by the feed.
+/// so that memory is bounded by a few batches, not by the feed.
 #[async_trait]
 pub trait RecordSink: Send {
     /// Takes one mapped record. An error means the sink failed (the store): stop

@@ -144,6 +144,16 @@ pub trait SyncTransaction: Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
+/// What [`ItemStore::changes_since`] found besides the items it handed over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The data version the changes bring the caller to.
+    pub version: i64,
+    /// Instances retired since: their items held before are gone (items handed over
+    /// are current, even of an instance retired and synced again).
+    pub retired: Vec<String>,
+}
+
 /// The items: one sync's writes ([`begin_sync`](Self::begin_sync)), what /search and
 /// /events read, the data version every process polls, and retirement.
 #[async_trait]
@@ -160,6 +170,20 @@ pub trait ItemStore: Send + Sync + 'static {
         &self,
         visit: &mut (dyn FnMut(SearchItem) + Send),
     ) -> Result<u64, StoreError>;
+
+    /// What the commits after data version `since` changed: every item they wrote or
+    /// made searchable, at its latest, handed to `visit`, and the instances they
+    /// retired. `None` when the store cannot tell (`since` is older than the changes
+    /// it keeps, or unknown), and the caller reads everything again. What lets a
+    /// process bring its read model forward by a change's size, not the store's.
+    async fn changes_since(
+        &self,
+        since: i64,
+        visit: &mut (dyn FnMut(SearchItem) + Send),
+    ) -> Result<Option<Changes>, StoreError> {
+        let _ = (since, visit);
+        Ok(None)
+    }
 
     /// About how many items [`Self::for_each_searchable`] would visit, told cheaply
     /// (an estimate, not a count), so that a first load sizes its buffers once instead

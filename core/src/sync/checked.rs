@@ -54,7 +54,7 @@ impl<'a> CheckedSink<'a> {
 fn name(record: &EventRecord) -> String {
     format!(
         "base_event {} / event {}",
-        record.key.base_event_id, record.key.event_id
+        record.key.series_id, record.key.session_id
     )
 }
 
@@ -111,7 +111,7 @@ mod tests {
         let record = crate::model::tests::record();
         let mut untitled = record.clone();
         untitled.title = " ".into();
-        untitled.key.event_id = "2".into();
+        untitled.key.session_id = "2".into();
         sink.accept(record.clone()).await?;
         sink.accept(record).await?;
         sink.accept(untitled).await?;

@@ -1,18 +1,6 @@
 //! The sync engine, on top of everything else in core: it runs provider instances
-//! into a store.
-//!
-//! - `engine.rs`: the engine, one run at a time per instance, its state and reports;
-//! - `schedule.rs`: each instance's schedule;
-//! - `attempt.rs`: one attempt: a transaction, every page read into it, commit;
-//! - `pages.rs`: every page of a feed in one run (a sync's and a preview's);
-//! - `feed.rs`: reading one document within its limits (deadline, size, archive copy);
-//! - `checked.rs`: the model's checks and one copy of a session per run;
-//! - `sink.rs`: the batching sink records go through;
-//! - `preview.rs`: a run that stores nothing, for a person to read;
-//! - `progress.rs`: how far a running run has got, for whoever watches it;
-//! - `retry.rs`, `breaker.rs`: what happens after a failure;
-//! - `report.rs`: reports logged and published as metrics;
-//! - `archive.rs`: the payload archive `replay` re-maps.
+//! into a store. One job per file, each documented there; `engine.rs` is the way in
+//! (one run at a time per instance), `attempt.rs` one run's transaction.
 
 pub mod archive;
 mod attempt;

@@ -3,8 +3,8 @@
 //!
 //! Writing is pipelined: a writer task owns the transaction and writes one batch while
 //! the provider parses the next (the database works on its own thread or server, so
-//! the two overlap). At most one batch waits for the writer: memory stays bounded by
-//! two batches, whatever the feed's size.
+//! the two overlap). At most one batch waits for the writer, and a full one for room:
+//! memory stays bounded by three batches, whatever the feed's size.
 
 use std::collections::BTreeMap;
 
@@ -220,7 +220,7 @@ mod tests {
 
     fn record(session: usize) -> EventRecord {
         let mut record = crate::model::tests::record();
-        record.key.event_id = session.to_string();
+        record.key.session_id = session.to_string();
         record
     }
 

@@ -1,15 +1,13 @@
 //! The kit's HTTP(S) source: the same requests for every provider that reads a feed
 //! over HTTP.
 //!
-//! TLS verification is on (rustls); redirects are limited to 5, and when the instance
-//! sends headers of its own, never followed to another origin (they would carry its
-//! key away); pages of a paginated feed must stay on the feed's origin. The connection
-//! and the whole response are bounded by the instance's `timeout`. Compressed
-//! transfers (`Accept-Encoding: gzip, br, deflate`) are decoded as they stream, so the
-//! engine counts and limits decoded bytes: a gzip bomb is cut at `max_feed_bytes`
-//! without being expanded in memory. After a successful single-document run the
-//! engine keeps the document's `ETag`/`Last-Modified`; the next run sends them, and a
-//! 304 ends it at once.
+//! TLS is verified (rustls). Redirects are limited to 5 and, when the instance sends
+//! headers or `auth` of its own, never followed to another origin (they would carry its
+//! key away); pages of a paginated feed must stay on its origin. The connection and
+//! the whole response are bounded by the instance's `timeout`. Compressed transfers
+//! are decoded as they stream, so the engine limits decoded bytes: a gzip bomb is cut
+//! at `max_feed_bytes` without being expanded in memory. A single-document run's
+//! `ETag`/`Last-Modified` are sent by the next run, and a 304 ends it at once.
 
 use std::fmt;
 use std::time::Duration;

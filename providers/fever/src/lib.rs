@@ -1,13 +1,8 @@
 //! The Fever XML feed provider, kind `fever-xml`.
 //!
-//! [`FeverProvider`] GETs the instance's `url` through the kit's
-//! [`HttpSource`](boxoffice_kit::HttpSource) and streams the body through
-//! [`parse::parse_feed`] into the sync engine's sink: the feed is never held whole in
-//! memory, and the engine cuts a body larger than `max_feed_bytes` as soon as it is.
-//!
-//! Errors: fetch failures are the kit's `HttpError`s, turned into
-//! [`boxoffice_core::ProviderError`] (which says whether to retry); a record that cannot
-//! be mapped is a [`boxoffice_core::Rejection`] and its neighbours are kept.
+//! [`FeverProvider`] streams the body of a GET of the instance's `url` through
+//! [`parse::parse_feed`] into the engine's sink: the feed is never held whole in memory,
+//! and the engine cuts a body at `max_feed_bytes` as soon as it gets there.
 
 mod config;
 pub mod generate;

@@ -11,22 +11,12 @@
 //! </output></eventList>
 //! ```
 //!
-//! The document is read chunk by chunk and each `<event>` is pushed into the sink as
-//! soon as its end tag is read: memory is bounded by a chunk and one `<event>` with its
-//! zones, not by the feed. A record that cannot be mapped is rejected with a reason and
-//! its neighbours are kept; only a document that is not well-formed XML, not UTF-8, not
-//! an `eventList`, truncated or carrying a DTD fails the whole feed.
-//!
-//! One job per module:
-//! - `chunked_reader`: the body's bytes in, XML events out (see there why it is shaped
-//!   as it is);
-//! - `start_tags`: where a start tag ends, its name and content;
-//! - `document`: the document's structure: root, nesting, unknown elements, text,
-//!   where the document may end;
-//! - `attributes`: a tag's attributes, names and unescaped values;
-//! - `records`: `<base_event>`, `<event>` and `<zone>` to a record or a rejection;
-//! - `values`: one attribute value to a number, date, flag or id, and how a reason
-//!   quotes it.
+//! Each `<event>` is pushed into the sink as soon as its end tag is read: memory is
+//! bounded by a chunk and one `<event>` with its zones, not by the feed. A record that
+//! cannot be mapped is rejected and its neighbours are kept; only a document that is
+//! not well-formed XML, not UTF-8, not an `eventList`, truncated or carrying a DTD
+//! fails the whole feed. The byte-level work is in `chunked_reader` (see there why it
+//! is shaped as it is), the mapping in `records`.
 
 mod attributes;
 mod chunked_reader;
@@ -51,18 +41,13 @@ pub struct ParseContext {
     pub timezone: Tz,
 }
 
-/// Parses a whole feed from `reader`, pushing every `<event>` into `sink` as a record
-/// or a rejection as soon as it is read, and unknown elements and attributes as
-/// [`RecordSink::unknown`]. Returns the number of bytes of the document read (after a
-/// UTF-8 byte order mark, when there is one).
+/// Parses a whole feed from `reader` (read in large chunks: it needs no buffering of
+/// its own) into `sink`, unknown elements and attributes as [`RecordSink::unknown`].
+/// Returns the bytes of the document read, after a UTF-8 byte order mark.
 ///
-/// `reader` is read in large chunks: it needs no buffering of its own.
-///
-/// Fails with [`ProviderError::Malformed`] when the document is not well-formed XML,
-/// is truncated, is not UTF-8, has another root than `eventList` or has a DOCTYPE
-/// (entities are never expanded); with [`ProviderError::TooLarge`] or
-/// [`ProviderError::Fetch`] when `reader` fails; with [`ProviderError::Sink`] when the
-/// sink does.
+/// Fails with [`ProviderError::Malformed`] as the module says (a DOCTYPE too: entities
+/// are never expanded); with [`ProviderError::TooLarge`] or [`ProviderError::Fetch`]
+/// when `reader` fails; with [`ProviderError::Sink`] when the sink does.
 pub async fn parse_feed<R>(
     reader: R,
     ctx: &ParseContext,

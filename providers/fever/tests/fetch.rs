@@ -100,7 +100,7 @@ async fn a_200_feed_becomes_records_and_its_size_is_reported() {
     let keys: Vec<_> = sink
         .records
         .iter()
-        .map(|r| format!("{}/{}", r.key.base_event_id, r.key.event_id))
+        .map(|r| format!("{}/{}", r.key.series_id, r.key.session_id))
         .collect();
     assert_eq!(keys, ["291/291", "322/1642", "1591/1642"]);
     assert!(sink.records.iter().all(|r| r.key.provider == "fever"));

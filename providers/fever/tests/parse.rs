@@ -53,14 +53,14 @@ async fn malformed_message(feed: &[u8]) -> String {
 fn record<'a>(sink: &'a CollectingSink, base: &str, event: &str) -> &'a EventRecord {
     sink.records
         .iter()
-        .find(|r| r.key.base_event_id == base && r.key.event_id == event)
+        .find(|r| r.key.series_id == base && r.key.session_id == event)
         .unwrap_or_else(|| panic!("no record {base}/{event} in {:?}", keys(sink)))
 }
 
 fn keys(sink: &CollectingSink) -> Vec<String> {
     sink.records
         .iter()
-        .map(|r| format!("{}/{}", r.key.base_event_id, r.key.event_id))
+        .map(|r| format!("{}/{}", r.key.series_id, r.key.session_id))
         .collect()
 }
 
@@ -238,7 +238,7 @@ async fn response_2_keeps_good_sessions_and_rejects_the_impossible_date() {
 #[tokio::test]
 async fn response_2_no_longer_has_the_session_of_322() {
     let sink = parse_ok(RESPONSE_2).await;
-    assert!(sink.records.iter().all(|r| r.key.base_event_id != "322"));
+    assert!(sink.records.iter().all(|r| r.key.series_id != "322"));
 }
 
 #[tokio::test]

@@ -1,65 +1,48 @@
 //! The iCalendar (RFC 5545) provider, kind `ical`: any calendar URL a venue publishes.
 //!
-//! [`IcalProvider`] opens the instance's `url` with a GET (the sync engine meters the
-//! body, cutting it off past `max_feed_bytes`), reads the whole body and maps it with
-//! [`parse_calendar`]: one [`boxoffice_core::EventRecord`] per VEVENT occurrence.
+//! [`IcalProvider`] GETs the instance's `url` and maps the whole body with
+//! [`parse_calendar`] (the engine cuts it off past `max_feed_bytes`): one
+//! [`boxoffice_core::EventRecord`] per VEVENT occurrence.
 //!
 //! # Mapping decisions
-//! - **Identity.** `base_event_id` is the VEVENT's UID. `event_id` is empty for a
+//! - **Identity.** `series_id` is the VEVENT's UID. `session_id` is empty for a
 //!   single event; for each occurrence of a recurring one (RRULE or RDATE, the first
-//!   occurrence included) it is the occurrence's start in UTC, basic format
-//!   (`20261201T190000Z`), or its date (`20261224`) for an all-day event. A VEVENT
-//!   with RECURRENCE-ID gets the id of the occurrence it names and replaces that
-//!   occurrence (it is not added beside it). A second VEVENT with the same UID (or
-//!   the same UID and RECURRENCE-ID) is rejected; the first is kept.
-//! - **Title.** SUMMARY, unescaped (`\,` `\;` `\n` `\\`) and trimmed. A VEVENT without
-//!   UID, SUMMARY or DTSTART is rejected, as is one with an unparsable date, an
+//!   included) it is the occurrence's start in UTC, basic format (`20261201T190000Z`),
+//!   or its date (`20261224`) when all-day. A VEVENT with RECURRENCE-ID takes the id of
+//!   the occurrence it names and replaces it. A second VEVENT with the same UID (and
+//!   RECURRENCE-ID) is rejected; the first is kept.
+//! - **Title.** SUMMARY, unescaped (`\,` `\;` `\n` `\\`) and trimmed. A VEVENT
+//!   without UID, SUMMARY or DTSTART is rejected, as is one with an unparsable date, an
 //!   unknown TZID, an RRULE that cannot be followed, or DTEND before DTSTART.
-//! - **Times.** `TZID=Europe/Madrid`: read and served on that zone's wall clock.
-//!   A TZID is an IANA name (via chrono-tz), also behind a `/mozilla.org/.../`
-//!   prefix, or a Windows name as Outlook and Exchange write it
-//!   (`TZID=W. Europe Standard Time`, quoted or not, in any ASCII case), read as
-//!   the IANA zone CLDR's windowsZones table gives as its world-wide default
-//!   (territory "001": `Europe/Berlin` here); VTIMEZONE blocks are skipped, so any
-//!   other TZID rejects the event, naming it. UTC (`Z`): the instant, served as the
-//!   wall clock of the instance's `timezone`. Floating (neither): the wall clock of
-//!   the instance's `timezone`.
+//! - **Times.** `TZID=Europe/Madrid`: served on that zone's wall clock. A TZID is an
+//!   IANA name, also behind a `/mozilla.org/.../` prefix, or a Windows name as Outlook
+//!   and Exchange write it (`W. Europe Standard Time`, quoted or not, any ASCII case),
+//!   read as CLDR's world-wide default (territory "001": `Europe/Berlin`); VTIMEZONE
+//!   blocks are skipped, so any other TZID rejects the event. UTC (`Z`) is the instant,
+//!   served on the instance's `timezone`; a floating time is a wall clock in that zone.
 //! - **End.** DTEND, else DURATION (days nominal, hours to seconds exact), else none
-//!   (`end: None`) for a timed event. Each occurrence keeps the first one's length.
-//! - **All-day** (`VALUE=DATE`). Start: the date, no time, at midnight in the
-//!   instance's zone. End: DTEND is exclusive in RFC 5545, so the end served is the
-//!   last day (DTEND - 1 day, no time) and its instant the midnight of DTEND. Without
-//!   DTEND or DURATION an all-day event lasts one day.
-//! - **Recurrence.** RRULEs are expanded with the `rrule` crate, every RFC 5545 part:
-//!   FREQ from SECONDLY to YEARLY, INTERVAL, COUNT, UNTIL, BYSECOND, BYMINUTE,
-//!   BYHOUR, BYDAY (ordinals in MONTHLY/YEARLY), BYMONTHDAY, BYYEARDAY, BYWEEKNO,
-//!   BYMONTH, BYSETPOS, WKST; RDATE and EXDATE (with TZID too). Occurrences are
-//!   computed on DTSTART's wall clock from DTSTART (which counts as the first, for
-//!   COUNT too, as the RFC says) up to `now + horizon`; past ones are sent too (the
-//!   store keeps everything ever seen), but only the latest [`MAX_OCCURRENCES`] of
-//!   one event. An event whose rules would take more than 500 000 steps in all
-//!   (periods walked plus occurrences produced) to reach the horizon, such as a daily
-//!   rule from the year 1000 or a secondly one from 1900, is rejected, as is one whose
-//!   rule selects more than 50 000 occurrences in one period (a year of a YEARLY
-//!   rule); a rule that never selects anything stops at the crate's iteration limit
-//!   (100 000 empty periods). A rule the RFC forbids
-//!   (a BYDAY ordinal in a WEEKLY rule, BYMONTHDAY in WEEKLY, ...) rejects the event.
-//!   An override whose occurrence is not generated is sent on its own when it starts
+//!   for a timed event. Each occurrence keeps the first one's length.
+//! - **All-day** (`VALUE=DATE`). Starts at midnight in the instance's zone. DTEND is
+//!   exclusive in RFC 5545, so the end served is DTEND - 1 day (no time), its instant
+//!   the midnight of DTEND. Without DTEND or DURATION it lasts one day.
+//! - **Recurrence.** Every RFC 5545 rule part (FREQ SECONDLY to YEARLY, INTERVAL,
+//!   COUNT, UNTIL, every BYxxx, WKST), RDATE and EXDATE (with TZID too), computed on
+//!   DTSTART's wall clock from DTSTART (the first occurrence, for COUNT too, as the RFC
+//!   says) up to `now + horizon`. Past occurrences are sent too (the store keeps
+//!   everything ever seen), only the latest [`MAX_OCCURRENCES`] of one event. The
+//!   bounds on untrusted rules are in `recur.rs`: an event is rejected past 500 000
+//!   steps to the horizon or 50 000 occurrences in one period. A rule the RFC forbids
+//!   (a BYDAY ordinal or BYMONTHDAY in a WEEKLY rule, ...) rejects the event. An
+//!   override whose occurrence is not generated is sent on its own when it starts
 //!   within the horizon.
 //! - **Sell mode.** `STATUS:CANCELLED` is `offline`; anything else the instance's
-//!   `sell_mode` (default `online`). No prices (no zones), no organizer, never sold
-//!   out, no sale window.
+//!   `sell_mode` (default `online`). No prices, organizer, sold-out flag or sale window.
 //! - **Unknown.** VEVENT properties the mapping does not use are reported as
-//!   `VEVENT/NAME`, except those in [`HARMLESS_EVENT_PROPERTIES`] and `X-` ones;
-//!   likewise `VCALENDAR/NAME`, and components other than VEVENT, VTIMEZONE and
-//!   VALARM.
+//!   `VEVENT/NAME`, except [`HARMLESS_EVENT_PROPERTIES`] and `X-` ones; likewise
+//!   `VCALENDAR/NAME`, and components other than VEVENT, VTIMEZONE and VALARM.
 //! - **Malformed.** The whole calendar fails only when it is not UTF-8, has no
 //!   VCALENDAR, content outside one, or unbalanced BEGIN/END (a truncated download).
 //!   A line that is not a content line inside a VEVENT rejects that VEVENT.
-//!
-//! Errors: fetch failures are the kit's `HttpError`s (through
-//! [`HttpSource`]), turned into
-//! [`boxoffice_core::ProviderError`] (which says whether to retry).
 
 mod config;
 mod content;

@@ -12,16 +12,9 @@
 //! END:VCALENDAR
 //! ```
 //!
-//! The document is read whole (calendars are small), its structure checked first: it
-//! fails as a whole ([`ProviderError::Malformed`]) only when it is not UTF-8, has no
-//! VCALENDAR, has content outside one, or has unbalanced BEGIN/END lines (which is
-//! what a truncated download looks like). Everything wrong inside one VEVENT rejects
-//! that VEVENT with a reason, and its neighbours are kept.
-//!
-//! The work is split by concern, one private module each: `document` walks the
-//! document's lines and checks its structure, `vevent` maps one VEVENT's properties,
-//! `series` expands recurring events and puts their overrides in place, and `record`
-//! builds each occurrence's record.
+//! The document is read whole (calendars are small) and its structure checked before
+//! anything is pushed, so that a truncated download fails as a whole; everything
+//! wrong inside one VEVENT rejects only that VEVENT.
 
 use boxoffice_core::{ProviderError, RecordSink};
 
@@ -32,13 +25,13 @@ use crate::vevent::map_event;
 pub use crate::context::{MAX_OCCURRENCES, ParseContext};
 pub use crate::vevent::HARMLESS_EVENT_PROPERTIES;
 
-/// Parses a whole calendar, pushing one record per VEVENT occurrence into `sink`, a
-/// rejection per VEVENT that cannot be mapped, and what the mapping does not know as
-/// [`RecordSink::unknown`] (`VEVENT/GEO`-like keys).
+/// Parses a whole calendar into `sink`: a record per VEVENT occurrence, a rejection per
+/// VEVENT that cannot be mapped, unknown properties as [`RecordSink::unknown`]
+/// (`VEVENT/GEO`).
 ///
-/// Fails with [`ProviderError::Malformed`] when the document is not UTF-8, is not a
-/// VCALENDAR, has content outside it or unbalanced BEGIN/END lines (e.g. truncated);
-/// nothing is pushed then. Fails with [`ProviderError::Sink`] when the sink does.
+/// Fails with [`ProviderError::Malformed`], pushing nothing, when the document is not
+/// UTF-8, is not a VCALENDAR, has content outside it or unbalanced BEGIN/END lines;
+/// with [`ProviderError::Sink`] when the sink does.
 pub async fn parse_calendar(
     bytes: &[u8],
     ctx: &ParseContext,

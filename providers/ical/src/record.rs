@@ -14,21 +14,21 @@ use crate::vevent::{End, Vevent};
 pub(crate) async fn send(
     event: &Vevent,
     start: When,
-    event_id: String,
+    session_id: String,
     ctx: &ParseContext,
     sink: &mut dyn RecordSink,
 ) -> Result<(), ProviderError> {
-    let name = if event_id.is_empty() || event.recurrence_id.is_some() {
+    let name = if session_id.is_empty() || event.recurrence_id.is_some() {
         event.name.clone()
     } else {
-        format!("{} / occurrence {event_id}", event.name)
+        format!("{} / occurrence {session_id}", event.name)
     };
     let record = end_of(event, start, ctx.timezone).and_then(|end| {
         let record = EventRecord {
             key: ExternalKey {
                 provider: ctx.provider.clone(),
-                base_event_id: event.uid.clone(),
-                event_id,
+                series_id: event.uid.clone(),
+                session_id,
             },
             title: event.title.clone(),
             sell_mode: if event.cancelled {

@@ -1,7 +1,6 @@
 //! RFC 5545 recurrence rules (§3.3.10), expanded with the `rrule` crate.
 //!
-//! The crate parses the rule parts and selects the occurrences (every FREQ, INTERVAL,
-//! BYxxx part and WKST). This module hands it the rule and keeps for itself what the
+//! The crate parses the rule and selects the occurrences; this module keeps what the
 //! mapping decides differently from the crate, or what the crate leaves unbounded:
 //!
 //! - **COUNT and UNTIL** are applied here. DTSTART counts as the first occurrence
@@ -13,9 +12,8 @@
 //!   says: the crate is given that clock as if it were UTC, so that a weekly event at
 //!   20:00 Madrid time stays at 20:00 across daylight-saving changes, and the caller
 //!   turns each occurrence into an instant.
-//! - **Bounds.** A feed is untrusted input, and a rule can ask for a lot of work: a
-//!   `FREQ=SECONDLY` rule from 1900 is billions of occurrences before the horizon.
-//!   Three bounds keep the work and the memory of one event's rules small:
+//! - **Bounds.** A feed is untrusted, and a `FREQ=SECONDLY` rule from 1900 is billions
+//!   of occurrences before the horizon. Three bounds on one event's rules:
 //!   1. at most [`MAX_CANDIDATES_PER_PERIOD`] occurrences in one period of the rule
 //!      (the crate buffers a period's occurrences at once: a yearly rule with every
 //!      BYHOUR, BYMINUTE and BYSECOND would be 31 million);

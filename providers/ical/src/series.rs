@@ -1,5 +1,5 @@
 //! Series: single and recurring events with the occurrences that override some of
-//! theirs, each occurrence's start and its identity (`event_id`).
+//! theirs, each occurrence's start and its identity (`session_id`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -73,10 +73,10 @@ impl Plan {
                 }
             };
             for start in starts {
-                let event_id = start.occurrence_id(ctx.timezone);
-                match self.overrides.remove(&(master.uid.clone(), event_id.clone())) {
-                    Some(replacement) => send(&replacement, replacement.start, event_id, ctx, sink).await?,
-                    None => send(&master, start, event_id, ctx, sink).await?,
+                let session_id = start.occurrence_id(ctx.timezone);
+                match self.overrides.remove(&(master.uid.clone(), session_id.clone())) {
+                    Some(replacement) => send(&replacement, replacement.start, session_id, ctx, sink).await?,
+                    None => send(&master, start, session_id, ctx, sink).await?,
                 }
             }
         }

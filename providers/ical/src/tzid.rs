@@ -1,14 +1,9 @@
 //! TZID parameter values (RFC 5545 §3.2.19) to time zones.
 //!
-//! RFC 5545 leaves the TZID text to the producer and expects a VTIMEZONE block to
-//! define it; this crate skips VTIMEZONE blocks and reads the name instead:
-//! - an IANA name as chrono-tz knows it (`Europe/Madrid`);
-//! - an IANA name behind a globally unique prefix, as Mozilla and others write it
-//!   (`/mozilla.org/20050126_1/Europe/Madrid`);
-//! - a Windows name, as Outlook and Exchange write it (`W. Europe Standard Time`),
-//!   read as the IANA zone CLDR takes it for (its world-wide default); the table
-//!   is generated from CLDR in [`crate::windows_zones`]. Windows names are matched
-//!   without regard to ASCII case.
+//! RFC 5545 expects a VTIMEZONE block to define each TZID; this crate skips those and
+//! reads the name instead: IANA (chrono-tz), IANA behind a globally unique prefix
+//! (`/mozilla.org/20050126_1/Europe/Madrid`), or Windows as Outlook writes it, read as
+//! CLDR's world-wide default ([`crate::windows_zones`]), ignoring ASCII case.
 
 use std::cmp::Ordering;
 

@@ -53,7 +53,7 @@ async fn a_200_calendar_becomes_records_and_its_size_is_reported() {
     assert_eq!(sink.records.len(), 6);
     assert!(sink.records.iter().all(|r| r.key.provider == "teatro"));
     let first = &sink.records[0];
-    assert_eq!(first.key.event_id, "20261105T193000Z");
+    assert_eq!(first.key.session_id, "20261105T193000Z");
     assert_eq!(first.start.at.to_rfc3339(), "2026-11-05T19:30:00+00:00");
 }
 

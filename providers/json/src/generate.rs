@@ -1,7 +1,6 @@
-//! A deterministic generator of a JSON feed, for tests and benchmarks: the JSON
-//! rendition of the Fever feed generator's output (`boxoffice-provider-fever`'s
-//! `generate`). The same shape and seed give the same sessions and zones, drawn from
-//! the same pseudo-random sequence in the same order, and always the same bytes.
+//! A deterministic generator of a JSON feed, for tests and benchmarks: the Fever feed
+//! generator's sessions and zones (same shape and seed, same pseudo-random sequence in
+//! the same order), as JSON, always the same bytes.
 //!
 //! One record per session, its event's values repeated in it:
 //!

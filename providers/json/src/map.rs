@@ -186,14 +186,14 @@ impl Mapping {
             None => None,
         };
         let mapped = match (base_id, event_id, title, start, sell_mode) {
-            (Some(base_event_id), Some(event_id), Some(title), Some(start), Some(sell_mode))
+            (Some(series_id), Some(session_id), Some(title), Some(start), Some(sell_mode))
                 if problems.0.is_empty() =>
             {
                 EventRecord {
                     key: ExternalKey {
                         provider: self.provider.clone(),
-                        base_event_id,
-                        event_id,
+                        series_id,
+                        session_id,
                     },
                     title,
                     sell_mode,

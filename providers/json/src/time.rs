@@ -2,10 +2,8 @@
 //! forms, then given its meaning by the record's [`Clock`] (core's
 //! [`LocalMoment::from_written`] owns what each form means).
 //!
-//! - a string: ISO 8601 (`2026-12-01T20:00:00+01:00`, `…-0800`, `…Z`, a wall clock,
-//!   a date alone); with `time`, a date and a time of day apart; with `epoch`, a
-//!   string of digits is an epoch time too;
-//! - an integer: epoch seconds (or milliseconds, with `epoch = "milliseconds"`).
+//! The forms are those listed on [`Fields::starts_at`](crate::config::Fields::starts_at);
+//! with `epoch` set, a string of digits is an epoch time too.
 
 use boxoffice_core::LocalMoment;
 use boxoffice_core::model::time::{Clock, Edge, EpochUnit, Written};

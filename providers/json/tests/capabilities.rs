@@ -294,7 +294,7 @@ async fn a_venues_web_page_is_a_provider_with_its_schema_org_events() {
         .items("apolo")
         .into_iter()
         .find(|item| item.record.title == "Nit de Jazz")
-        .map(|item| (item.record.key.base_event_id, item.record.currency));
+        .map(|item| (item.record.key.series_id, item.record.currency));
     assert_eq!(
         jazz,
         Some(("https://venue.example/e/1".into(), Some("EUR".into())))

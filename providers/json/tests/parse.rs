@@ -65,8 +65,8 @@ async fn a_keyed_page_is_mapped_with_ids_times_prices_and_zones() {
         morancos.key,
         ExternalKey {
             provider: "acme".into(),
-            base_event_id: "322".into(),
-            event_id: "1642".into(),
+            series_id: "322".into(),
+            session_id: "1642".into(),
         }
     );
     assert_eq!(morancos.title, "Los Morancos");
@@ -102,7 +102,7 @@ async fn a_keyed_page_is_mapped_with_ids_times_prices_and_zones() {
     assert_eq!(range, Some((price("65"), price("75.5"))), "sold out: every zone");
     // No session id: the event's; a date alone is all day, ending after its last day.
     assert_eq!(
-        (abba.key.base_event_id.as_str(), abba.key.event_id.as_str()),
+        (abba.key.series_id.as_str(), abba.key.session_id.as_str()),
         ("abba-2026", "abba-2026")
     );
     assert_eq!(abba.title, "Tributo a ABBA é \"en vivo\"");
@@ -157,8 +157,8 @@ async fn epoch_seconds_offline_records_unknown_capacities_and_members() {
     // Ids are the model's: UUIDv5 of instance, event and session.
     let expected = ExternalKey {
         provider: "acme".into(),
-        base_event_id: "444".into(),
-        event_id: "1642".into(),
+        series_id: "444".into(),
+        session_id: "1642".into(),
     };
     assert_eq!(offline.id(), expected.id());
 }

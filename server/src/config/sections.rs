@@ -33,6 +33,10 @@ pub struct ServerConfig {
     /// past it, such requests wait (up to `request_timeout`). One response larger than
     /// this takes all of it. Default 256 MiB.
     pub search_inflight_bytes: usize,
+    /// Where the read model is kept across restarts (written after a full read and
+    /// at shutdown, read at start-up when it is of the same database); empty: nowhere,
+    /// every start reads every item from the store. Default empty.
+    pub snapshot_file: Option<std::path::PathBuf>,
     /// Longest query string accepted (longer: 414 in the error envelope).
     pub max_query_bytes: usize,
     /// Per-client rate limit of every route.
@@ -182,6 +186,7 @@ impl Default for ServerConfig {
             search_max_age: Duration::from_secs(1),
             search_cache_bytes: 64 * 1024 * 1024,
             search_inflight_bytes: 256 * 1024 * 1024,
+            snapshot_file: None,
             max_query_bytes: 2048,
             rate_limit: RateLimitConfig::default(),
             header_timeout: Duration::from_secs(10),

@@ -1,10 +1,7 @@
-//! The compact snapshot: flat arrays of instants, ids and providers, and every item's
-//! rendered JSON in one buffer.
-//!
-//! Per item it holds 16 bytes of id, 8 + 8 of instants, 4 of provider and 16 of span
-//! beside the JSON itself (about 200 bytes), in a handful of allocations for the whole
-//! snapshot instead of a few per item. The JSON of consecutive items is stored
-//! comma-separated, so a run of matching items is copied into a response as one slice.
+//! The snapshot /search is served from: a large base segment, shared between
+//! snapshots, with the items later commits replaced or retired masked out, and a small
+//! delta segment of what those commits wrote (ADR 0015). A request merges the two in
+//! (start, id) order; each stays one run of bytes per run of matching items.
 
 use std::sync::Arc;
 
@@ -13,33 +10,38 @@ use uuid::Uuid;
 
 use super::cache::ResponseCache;
 use super::query::{Cursor, SearchKey, SearchQuery};
+use super::segment::Segment;
 
 const ENVELOPE_HEAD: &[u8] = br#"{"data":{"events":["#;
 const ENVELOPE_TAIL: &[u8] = br#"]},"error":null}"#;
 
 /// An immutable snapshot of the searchable items, sorted by (start instant, id).
 pub struct SearchIndex {
-    pub(super) starts: Vec<i64>,
-    pub(super) ends: Vec<i64>,
-    pub(super) ids: Vec<Uuid>,
-    /// Index into `providers`.
-    pub(super) provider_of: Vec<u32>,
-    /// Where item `i`'s JSON is in `json`: its start and length (each item is followed
-    /// by a comma). In the store's order the items lie in `json` in this order, so
-    /// runs of items are runs of bytes; an unordered source is sorted by moving these
-    /// spans, never the bytes (a million items' JSON is ~300 MB).
-    pub(super) spans: Vec<Span>,
-    pub(super) json: Vec<u8>,
+    pub(super) base: Arc<Segment>,
+    /// Base items no longer served, one bit each (`None`: all are).
+    pub(super) dead: Option<Arc<Vec<u64>>>,
+    pub(super) dead_count: usize,
+    pub(super) delta: Arc<Segment>,
+    /// Provider names, numbered by the segments' `provider_of`; only ever appended to
+    /// between full builds, so that the base's numbers stay valid.
     pub(super) providers: Vec<Arc<str>>,
     pub(super) version: i64,
     pub(super) cache: ResponseCache,
 }
 
-/// What a response holds: runs of matching items (`[from, to)` indexes), the item a
-/// next page would follow, and the response's size in bytes (at most).
+/// Which segment a run of items is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Base,
+    Delta,
+}
+
+/// What a response holds: runs of matching items (`[from, to)` indexes of one
+/// segment), the key of the item a next page would follow, and the response's size in
+/// bytes (at most).
 pub struct Plan {
-    runs: Vec<(usize, usize)>,
-    next: Option<usize>,
+    runs: Vec<(Part, usize, usize)>,
+    next: Option<(i64, Uuid)>,
     bytes: usize,
 }
 
@@ -53,39 +55,73 @@ impl Plan {
 /// Room for what follows the items: the tail of the envelope, with a page's cursor.
 const PAGE_TAIL_BYTES: usize = 128;
 
-/// An item's place in the JSON buffer.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Span {
-    pub(super) start: usize,
-    pub(super) len: u32,
-}
-
-impl Span {
-    fn end(self) -> usize {
-        self.start + self.len as usize
-    }
+pub(super) fn is_dead(dead: Option<&[u64]>, i: usize) -> bool {
+    dead.is_some_and(|bits| bits[i / 64] & (1 << (i % 64)) != 0)
 }
 
 impl SearchIndex {
-    /// How many items each provider instance has, by name.
+    pub(super) fn from_parts(
+        base: Arc<Segment>,
+        dead: Option<(Arc<Vec<u64>>, usize)>,
+        delta: Arc<Segment>,
+        providers: Vec<Arc<str>>,
+        version: i64,
+        cache: ResponseCache,
+    ) -> Self {
+        let (dead, dead_count) = match dead {
+            Some((bits, count)) if count > 0 => (Some(bits), count),
+            _ => (None, 0),
+        };
+        Self {
+            base,
+            dead,
+            dead_count,
+            delta,
+            providers,
+            version,
+            cache,
+        }
+    }
+
+    fn segment(&self, part: Part) -> &Segment {
+        match part {
+            Part::Base => &self.base,
+            Part::Delta => &self.delta,
+        }
+    }
+
+    /// How many items each provider instance has, by name (instances with none left
+    /// out).
     pub fn counts_by_provider(&self) -> Vec<(Arc<str>, usize)> {
         let mut counts = vec![0_usize; self.providers.len()];
-        for &provider in &self.provider_of {
+        let dead = self.dead.as_deref().map(Vec::as_slice);
+        let base = self
+            .base
+            .provider_of
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !is_dead(dead, i));
+        for (_, &provider) in base.chain(self.delta.provider_of.iter().enumerate()) {
             if let Some(count) = counts.get_mut(provider as usize) {
                 *count += 1;
             }
         }
-        self.providers.iter().cloned().zip(counts).collect()
+        self.providers
+            .iter()
+            .cloned()
+            .zip(counts)
+            .filter(|&(_, count)| count > 0)
+            .collect()
     }
 
     /// Items held.
     pub fn len(&self) -> usize {
-        self.starts.len()
+        self.base.len() - self.dead_count + self.delta.len()
     }
 
     /// Whether no item is held.
     pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.len() == 0
     }
 
     /// The store's data version the snapshot was built from.
@@ -93,19 +129,22 @@ impl SearchIndex {
         self.version
     }
 
+    /// Items in the delta segment, beside the base.
+    pub fn delta_len(&self) -> usize {
+        self.delta.len()
+    }
+
     /// The responses rendered from this snapshot (dropped with it).
     pub fn cache(&self) -> &ResponseCache {
         &self.cache
     }
 
-    /// Bytes the snapshot holds, less its response cache.
+    /// Bytes the snapshot holds, less its response cache (a base shared with the
+    /// previous snapshot counted whole).
     pub fn heap_bytes(&self) -> usize {
-        self.starts.capacity() * 8
-            + self.ends.capacity() * 8
-            + self.ids.capacity() * 16
-            + self.provider_of.capacity() * 4
-            + self.spans.capacity() * std::mem::size_of::<Span>()
-            + self.json.capacity()
+        self.base.heap_bytes()
+            + self.delta.heap_bytes()
+            + self.dead.as_ref().map_or(0, |bits| bits.capacity() * 8)
     }
 
     /// The whole /search response body for the contract's `window` alone.
@@ -131,12 +170,6 @@ impl SearchIndex {
     /// a byte of it is written.
     pub fn plan(&self, key: &SearchKey) -> Plan {
         let window = key.window;
-        let mut first = window
-            .from
-            .map_or(0, |from| self.starts.partition_point(|&s| s < from));
-        if let Some(cursor) = key.cursor {
-            first = first.max(self.after(cursor));
-        }
         // An unknown provider matches nothing.
         let provider = key.provider.as_deref().map(|name| {
             self.providers
@@ -144,43 +177,65 @@ impl SearchIndex {
                 .position(|p| **p == *name)
                 .map_or(u32::MAX, |i| u32::try_from(i).unwrap_or(u32::MAX))
         });
-        let matches = |i: usize| {
-            window.contains(self.starts[i], self.ends[i]) && provider.is_none_or(|p| self.provider_of[i] == p)
+        let dead = self.dead.as_deref().map(Vec::as_slice);
+        let matches = |part: Part, i: usize| {
+            let segment = self.segment(part);
+            window.contains(segment.starts[i], segment.ends[i])
+                && provider.is_none_or(|p| segment.provider_of[i] == p)
+                && (part == Part::Delta || !is_dead(dead, i))
         };
-        // The scan stops at the first item the window is past (by its start).
-        let end = first + self.starts[first..].partition_point(|&s| !window.is_past(s));
+        // Each segment's scan stops at the first item the window is past (by its start).
+        let range = |segment: &Segment| {
+            let first = segment.first(window.from, key.cursor);
+            (
+                first,
+                first + segment.starts[first..].partition_point(|&s| !window.is_past(s)),
+            )
+        };
+        let (mut b, b_end) = range(&self.base);
+        let (mut d, d_end) = range(&self.delta);
         let limit = key.limit.unwrap_or(usize::MAX);
-        // Runs of consecutive matching items, each one slice of `json`.
-        let mut runs: Vec<(usize, usize)> = Vec::new();
+        let mut runs: Vec<(Part, usize, usize)> = Vec::new();
         let mut taken = 0_usize;
         let mut last = None;
         let mut more = false;
-        let mut i = first;
-        while i < end {
-            if !matches(i) {
-                i += 1;
+        loop {
+            let part = match (b < b_end, d < d_end) {
+                (true, true) if self.base.key(b) < self.delta.key(d) => Part::Base,
+                (true, true) | (false, true) => Part::Delta,
+                (true, false) => Part::Base,
+                (false, false) => break,
+            };
+            let i = match part {
+                Part::Base => b,
+                Part::Delta => d,
+            };
+            match part {
+                Part::Base => b += 1,
+                Part::Delta => d += 1,
+            }
+            if !matches(part, i) {
                 continue;
             }
             if taken == limit {
                 more = true;
                 break;
             }
-            let run_start = i;
-            while i < end && taken < limit && matches(i) {
-                taken += 1;
-                i += 1;
+            taken += 1;
+            match runs.last_mut() {
+                Some((run_part, _, to)) if *run_part == part && *to == i => *to = i + 1,
+                _ => runs.push((part, i, i + 1)),
             }
-            runs.push((run_start, i));
-            last = Some(i - 1);
+            last = Some((part, i));
         }
         let items_len: usize = runs
             .iter()
-            .flat_map(|&(a, b)| &self.spans[a..b])
+            .flat_map(|&(part, a, b)| &self.segment(part).spans[a..b])
             .map(|span| span.len as usize + 1)
             .sum();
         Plan {
             runs,
-            next: last.filter(|_| more),
+            next: last.filter(|_| more).map(|(part, i)| self.segment(part).key(i)),
             bytes: ENVELOPE_HEAD.len() + items_len + PAGE_TAIL_BYTES,
         }
     }
@@ -190,31 +245,29 @@ impl SearchIndex {
         let mut body = BytesMut::with_capacity(plan.bytes);
         body.put_slice(ENVELOPE_HEAD);
         let mut first_item = true;
-        for &(a, b) in &plan.runs {
+        for &(part, a, b) in &plan.runs {
+            let segment = self.segment(part);
             // Items whose JSON lies end to end (with the comma between) are one copy.
             let mut i = a;
             while i < b {
-                let start = self.spans[i].start;
-                let mut end = self.spans[i].end();
+                let start = segment.spans[i].start;
+                let mut end = segment.spans[i].end();
                 i += 1;
-                while i < b && self.spans[i].start == end + 1 {
-                    end = self.spans[i].end();
+                while i < b && segment.spans[i].start == end + 1 {
+                    end = segment.spans[i].end();
                     i += 1;
                 }
                 if !first_item {
                     body.put_u8(b',');
                 }
                 first_item = false;
-                body.put_slice(&self.json[start..end]);
+                body.put_slice(&segment.json[start..end]);
             }
         }
         if key.limit.is_some() {
             match plan.next {
-                Some(last) => {
-                    let next = Cursor {
-                        starts_at: self.starts[last],
-                        id: self.ids[last],
-                    };
+                Some((starts_at, id)) => {
+                    let next = Cursor { starts_at, id };
                     body.put_slice(br#"],"next_cursor":""#);
                     body.put_slice(next.encode().as_bytes());
                     body.put_slice(br#""},"error":null}"#);
@@ -225,13 +278,6 @@ impl SearchIndex {
             body.put_slice(ENVELOPE_TAIL);
         }
         body.freeze()
-    }
-
-    /// The first item after `cursor` in (start, id) order.
-    fn after(&self, cursor: Cursor) -> usize {
-        let low = self.starts.partition_point(|&s| s < cursor.starts_at);
-        let high = low + self.starts[low..].partition_point(|&s| s <= cursor.starts_at);
-        low + self.ids[low..high].partition_point(|id| *id <= cursor.id)
     }
 }
 

@@ -55,13 +55,14 @@ pub(super) fn active_model(
     record: &EventRecord,
     hash: String,
     seen_at: DateTime<Utc>,
+    change_txn: i64,
 ) -> events::ActiveModel {
     let range = record.price_range();
     events::ActiveModel {
         id: Set(id),
         provider: Set(record.key.provider.clone()),
-        base_event_id: Set(record.key.base_event_id.clone()),
-        event_id: Set(record.key.event_id.clone()),
+        base_event_id: Set(record.key.series_id.clone()),
+        event_id: Set(record.key.session_id.clone()),
         title: Set(record.title.clone()),
         sell_mode: Set(record.sell_mode.as_str().to_owned()),
         organizer_company_id: Set(record.organizer_company_id.clone()),
@@ -81,6 +82,7 @@ pub(super) fn active_model(
         first_seen: Set(seen_at),
         last_seen: Set(seen_at),
         last_changed: Set(seen_at),
+        change_txn: Set(change_txn),
     }
 }
 
@@ -176,8 +178,8 @@ pub(super) fn stored_event(
     let record = EventRecord {
         key: ExternalKey {
             provider: model.provider,
-            base_event_id: model.base_event_id,
-            event_id: model.event_id,
+            series_id: model.base_event_id,
+            session_id: model.event_id,
         },
         title: model.title,
         sell_mode,

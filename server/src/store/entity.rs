@@ -31,6 +31,8 @@ pub mod events {
         pub first_seen: DateTimeUtc,
         pub last_seen: DateTimeUtc,
         pub last_changed: DateTimeUtc,
+        /// The change number of the commit that last wrote the row (`store_commits`).
+        pub change_txn: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -51,6 +53,8 @@ pub mod online_base_events {
         #[sea_orm(primary_key, auto_increment = false)]
         pub base_event_id: String,
         pub first_seen: DateTimeUtc,
+        /// The change number of the commit that first saw it online.
+        pub change_txn: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -94,6 +98,28 @@ pub mod store_state {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: i32,
         pub data_version: i64,
+        /// The last change number handed to a sync.
+        pub next_txn: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod store_commits {
+    use sea_orm::entity::prelude::*;
+
+    /// One commit that changed what is served: the data version it made, and the
+    /// change number its rows carry or the instance it retired.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "store_commits")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        pub txn: i64,
+        pub retired: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use boxoffice_core::provider::Validators;
+use boxoffice_core::store::Changes;
 use boxoffice_core::{ItemStore, SearchItem, StoreError, StoredEvent, SyncTransaction};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -15,7 +16,7 @@ use uuid::Uuid;
 use super::convert::stored_event;
 use super::entity::{event_zones, events, feed_validators, online_base_events};
 use super::transaction::SqlSyncTransaction;
-use super::version::{self, bump_data_version};
+use super::version::{self, Change, bump_data_version};
 use super::{SeaOrmStore, store_error, sync_lock_key};
 
 #[async_trait]
@@ -25,6 +26,7 @@ impl ItemStore for SeaOrmStore {
             Some(mutex) => Some(Arc::clone(mutex).lock_owned().await),
             None => None,
         };
+        let txn = version::next_change_number(&self.db).await?;
         let transaction = self.db.begin().await.map_err(store_error)?;
         if !instance_lock(&transaction, provider).await? {
             return Err(StoreError::Conflict(format!(
@@ -32,7 +34,7 @@ impl ItemStore for SeaOrmStore {
             )));
         }
         Ok(Box::new(
-            SqlSyncTransaction::begin(transaction, provider, writer).await?,
+            SqlSyncTransaction::begin(transaction, provider, txn, writer).await?,
         ))
     }
 
@@ -41,6 +43,14 @@ impl ItemStore for SeaOrmStore {
         visit: &mut (dyn FnMut(SearchItem) + Send),
     ) -> Result<u64, StoreError> {
         self.stream_searchable(visit).await
+    }
+
+    async fn changes_since(
+        &self,
+        since: i64,
+        visit: &mut (dyn FnMut(SearchItem) + Send),
+    ) -> Result<Option<Changes>, StoreError> {
+        self.stream_changes(since, visit).await
     }
 
     async fn searchable_hint(&self) -> Result<u64, StoreError> {
@@ -157,7 +167,7 @@ impl ItemStore for SeaOrmStore {
             .await
             .map_err(store_error)?;
         if retired > 0 {
-            bump_data_version(&transaction).await?;
+            bump_data_version(&transaction, Change::Retired(provider)).await?;
         }
         transaction.commit().await.map_err(store_error)?;
         Ok(retired)

@@ -8,14 +8,41 @@
 //! one stream, 7.7 s two, 8.3 s four); what did gain was building SQLite without its
 //! memory statistics (`.cargo/config.toml`): 13-14 s before.
 
+use boxoffice_core::store::Changes;
 use boxoffice_core::{SearchItem, StoreError};
 use futures_util::StreamExt;
-use sea_orm::FromQueryResult;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{
+    AccessMode, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IsolationLevel,
+    QueryFilter, QueryOrder, TransactionTrait,
+};
 
 use super::convert::SearchRow;
-use super::entity::{events, online_base_events};
-use super::{SeaOrmStore, store_error};
+use super::entity::{events, online_base_events, store_commits};
+use super::{SeaOrmStore, store_error, version};
+
+/// Hands every row `query` selects (of [`searchable_rows`]'s columns) to `visit`, one
+/// at a time; returns how many.
+async fn stream<C>(
+    connection: &C,
+    query: &SelectStatement,
+    visit: &mut (dyn FnMut(SearchItem) + Send),
+) -> Result<u64, StoreError>
+where
+    C: ConnectionTrait + sea_orm::StreamTrait,
+{
+    let statement = ConnectionTrait::get_database_backend(connection).build(query);
+    let mut rows = SearchRow::find_by_statement(statement)
+        .stream(connection)
+        .await
+        .map_err(store_error)?;
+    let mut seen = 0;
+    while let Some(row) = rows.next().await {
+        visit(row.map_err(store_error)?.into_item()?);
+        seen += 1;
+    }
+    Ok(seen)
+}
 
 fn searchable_rows() -> SelectStatement {
     use events::Column as C;
@@ -77,16 +104,69 @@ impl SeaOrmStore {
         &self,
         visit: &mut (dyn FnMut(SearchItem) + Send),
     ) -> Result<u64, StoreError> {
-        let statement = self.db.get_database_backend().build(&searchable_rows());
-        let mut rows = SearchRow::find_by_statement(statement)
-            .stream(&self.db)
+        stream(&self.db, &searchable_rows(), visit).await
+    }
+
+    /// What the commits after `since` changed (see `ItemStore::changes_since`), read
+    /// in one snapshot of the database so that no commit is seen in part: the rows
+    /// the commits wrote, and the rows whose base event they first saw online.
+    pub(super) async fn stream_changes(
+        &self,
+        since: i64,
+        visit: &mut (dyn FnMut(SearchItem) + Send),
+    ) -> Result<Option<Changes>, StoreError> {
+        let transaction = match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                self.db
+                    .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+                    .await
+            }
+            // A SQLite read transaction reads one snapshot of the file already.
+            _ => self.db.begin().await,
+        }
+        .map_err(store_error)?;
+        let version = version::data_version(&transaction).await?;
+        if since > version {
+            return Ok(None);
+        }
+        let commits = store_commits::Entity::find()
+            .filter(store_commits::Column::Version.gt(since))
+            .order_by_asc(store_commits::Column::Version)
+            .all(&transaction)
             .await
             .map_err(store_error)?;
-        let mut seen = 0;
-        while let Some(row) = rows.next().await {
-            visit(row.map_err(store_error)?.into_item()?);
-            seen += 1;
+        // A version without its row: pruned, or written by a build without the log.
+        if i64::try_from(commits.len()).ok() != Some(version - since) {
+            return Ok(None);
         }
-        Ok(seen)
+        let retired = commits
+            .iter()
+            .filter_map(|commit| commit.retired.clone())
+            .collect();
+        if commits.iter().any(|commit| commit.txn > 0) {
+            use events::Column as C;
+            let numbers = || {
+                Query::select()
+                    .column(store_commits::Column::Txn)
+                    .from(store_commits::Entity)
+                    .and_where(Expr::col(store_commits::Column::Version).gt(since))
+                    .and_where(Expr::col(store_commits::Column::Txn).gt(0))
+                    .to_owned()
+            };
+            let written = searchable_rows()
+                .and_where(Expr::col((events::Entity, C::ChangeTxn)).in_subquery(numbers()))
+                .to_owned();
+            let made_searchable = searchable_rows()
+                .and_where(
+                    Expr::col((online_base_events::Entity, online_base_events::Column::ChangeTxn))
+                        .in_subquery(numbers()),
+                )
+                .and_where(Expr::col((events::Entity, C::ChangeTxn)).not_in_subquery(numbers()))
+                .to_owned();
+            stream(&transaction, &written, visit).await?;
+            stream(&transaction, &made_searchable, visit).await?;
+        }
+        transaction.commit().await.map_err(store_error)?;
+        Ok(Some(Changes { version, retired }))
     }
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::convert::{active_model, zones_row};
 use super::entity::{event_zones, events, feed_validators, online_base_events};
 use super::store_error;
-use super::version::bump_data_version;
+use super::version::{Change, bump_data_version};
 
 /// SQLite's page cache of a sync's connection while the sync runs, in KiB (SQLite's
 /// default is about 2 MB). A first sync inserts rows under random ids into four indexes;
@@ -34,6 +34,8 @@ pub(super) struct SqlSyncTransaction {
     /// `None` once committed.
     transaction: Option<DatabaseTransaction>,
     provider: String,
+    /// The change number every row this sync writes carries (`store_commits`).
+    txn: i64,
     /// Whether anything served changed, to bump the data version at commit.
     changed: bool,
     /// SQLite: the connection's `cache_size` before the sync, put back at its end.
@@ -42,11 +44,12 @@ pub(super) struct SqlSyncTransaction {
 }
 
 impl SqlSyncTransaction {
-    /// Starts a sync's writes of `provider` in `transaction` (holding `writer`, SQLite's
-    /// one-writer lock, until the end).
+    /// Starts a sync's writes of `provider` in `transaction` under change number
+    /// `txn` (holding `writer`, SQLite's one-writer lock, until the end).
     pub(super) async fn begin(
         transaction: DatabaseTransaction,
         provider: &str,
+        txn: i64,
         writer: Option<OwnedMutexGuard<()>>,
     ) -> Result<Self, StoreError> {
         let cache_size = match transaction.get_database_backend() {
@@ -60,6 +63,7 @@ impl SqlSyncTransaction {
         Ok(Self {
             transaction: Some(transaction),
             provider: provider.to_owned(),
+            txn,
             changed: false,
             cache_size,
             writer,
@@ -155,19 +159,19 @@ impl SyncTransaction for SqlSyncTransaction {
                 )));
             }
             if record.sell_mode == SellMode::Online {
-                online_bases.insert(record.key.base_event_id.as_str());
+                online_bases.insert(record.key.series_id.as_str());
             }
             let hash = record.content_hash();
             match stored.get(&id) {
                 Some(old) if *old == hash => unchanged.push((id, record, hash)),
                 Some(_) => {
                     outcome.updated += 1;
-                    writes.push(active_model(id, record, hash, seen_at));
+                    writes.push(active_model(id, record, hash, seen_at, self.txn));
                     zones.push(zones_row(id, record));
                 }
                 None => {
                     outcome.inserted += 1;
-                    writes.push(active_model(id, record, hash, seen_at));
+                    writes.push(active_model(id, record, hash, seen_at, self.txn));
                     zones.push(zones_row(id, record));
                 }
             }
@@ -196,7 +200,7 @@ impl SyncTransaction for SqlSyncTransaction {
                     .collect();
                 for (id, record, hash) in unchanged.into_iter().filter(|(id, ..)| !present.contains(id)) {
                     outcome.inserted += 1;
-                    writes.push(active_model(id, record, hash, seen_at));
+                    writes.push(active_model(id, record, hash, seen_at, self.txn));
                     zones.push(zones_row(id, record));
                 }
             }
@@ -224,6 +228,7 @@ impl SyncTransaction for SqlSyncTransaction {
                     C::ContentHash,
                     C::LastSeen,
                     C::LastChanged,
+                    C::ChangeTxn,
                 ])
                 .to_owned();
             events::Entity::insert_many(writes)
@@ -249,6 +254,7 @@ impl SyncTransaction for SqlSyncTransaction {
                     provider: Set(self.provider.clone()),
                     base_event_id: Set(base.to_owned()),
                     first_seen: Set(seen_at),
+                    change_txn: Set(self.txn),
                 });
             let on_conflict = OnConflict::columns([
                 online_base_events::Column::Provider,
@@ -309,7 +315,7 @@ impl SyncTransaction for SqlSyncTransaction {
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let transaction = self.transaction.take().ok_or_else(finished)?;
         if self.changed {
-            bump_data_version(&transaction).await?;
+            bump_data_version(&transaction, Change::Sync(self.txn)).await?;
         }
         if let Some(before) = self.cache_size {
             // Shrinking the cache inside the transaction frees the pages as the commit
@@ -349,7 +355,8 @@ mod tests {
         assert_ne!(before, -SQLITE_SYNC_CACHE_KIB);
 
         // Committed.
-        let sync = SqlSyncTransaction::begin(store.db.begin().await.map_err(store_error)?, "p", None).await?;
+        let sync =
+            SqlSyncTransaction::begin(store.db.begin().await.map_err(store_error)?, "p", 1, None).await?;
         assert_eq!(cache_size(sync.tx()?).await?, -SQLITE_SYNC_CACHE_KIB);
         Box::new(sync).commit().await?;
         assert_eq!(cache_size(&store.db).await?, before);

@@ -429,8 +429,8 @@ async fn an_item_never_sold_online_is_seen_only_with_the_admin_token() {
     // Anyone can derive the id from the documented parts.
     let id = ExternalKey {
         provider: "fever".into(),
-        base_event_id: "500".into(),
-        event_id: "501".into(),
+        series_id: "500".into(),
+        session_id: "501".into(),
     }
     .id();
     let unknown = app.get("/events/6b0f4f3e-2d1c-4a5b-9e8f-7a6b5c4d3e2f").await;

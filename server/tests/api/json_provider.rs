@@ -65,8 +65,8 @@ id = "/tier_id"
 fn id_of(base: &str, event: &str) -> String {
     ExternalKey {
         provider: "acme".into(),
-        base_event_id: base.into(),
-        event_id: event.into(),
+        series_id: base.into(),
+        session_id: event.into(),
     }
     .id()
     .to_string()
@@ -297,8 +297,8 @@ fn comparable(record: &EventRecord) -> Value {
         })
         .collect();
     json!([
-        record.key.base_event_id,
-        record.key.event_id,
+        record.key.series_id,
+        record.key.session_id,
         record.title,
         record.sell_mode,
         record.sold_out,

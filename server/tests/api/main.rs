@@ -19,6 +19,7 @@ mod events;
 mod faults;
 mod file_feeds;
 mod hostile;
+mod incremental;
 mod json_provider;
 mod migrations;
 mod operations;

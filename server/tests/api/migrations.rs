@@ -15,8 +15,8 @@ async fn items_stored_before_the_zones_moved_apart_keep_their_zones(backend: Bac
     Migrator::up(&connection, Some(4)).await.unwrap();
     let id = boxoffice_core::ExternalKey {
         provider: "fever".into(),
-        base_event_id: "291".into(),
-        event_id: "291".into(),
+        series_id: "291".into(),
+        session_id: "291".into(),
     }
     .id();
     let zones = r#"[{"zone_id":"40","name":"Platea","capacity":240,"price":"20.00","numbered":true}]"#;

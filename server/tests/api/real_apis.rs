@@ -122,8 +122,8 @@ async fn served(server: &ServerProcess) -> Vec<Value> {
 async fn details(server: &ServerProcess, instance: &str, api_id: &str) -> Value {
     let id = ExternalKey {
         provider: instance.into(),
-        base_event_id: api_id.into(),
-        event_id: api_id.into(),
+        series_id: api_id.into(),
+        session_id: api_id.into(),
     }
     .id();
     let body: Value = client()

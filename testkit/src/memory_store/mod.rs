@@ -110,7 +110,7 @@ impl MemoryStore {
 fn searchable(data: &Data, record: &EventRecord) -> bool {
     let key = &record.key;
     data.online
-        .contains(&(key.provider.clone(), key.base_event_id.clone()))
+        .contains(&(key.provider.clone(), key.series_id.clone()))
 }
 
 fn stored(data: &Data, id: Uuid, item: &Item) -> StoredEvent {
@@ -291,8 +291,8 @@ impl SyncTransaction for MemoryTransaction {
             if record.sell_mode == SellMode::Online
                 && !data
                     .online
-                    .contains(&(self.provider.clone(), record.key.base_event_id.clone()))
-                && self.online.insert(record.key.base_event_id.clone())
+                    .contains(&(self.provider.clone(), record.key.series_id.clone()))
+                && self.online.insert(record.key.series_id.clone())
             {
                 self.changed = true;
             }

@@ -25,6 +25,7 @@
 //! - `runs.rs`: runs, the quarantine and retention ([`RunStore`](boxoffice_core::RunStore)),
 //!   the breaker's state and the switches ([`InstanceStore`](boxoffice_core::InstanceStore)).
 
+mod changes;
 mod items;
 mod runs;
 
@@ -37,6 +38,7 @@ use boxoffice_core::{
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
+pub use changes::*;
 pub use items::*;
 pub use runs::*;
 
@@ -56,6 +58,7 @@ macro_rules! store_contract {
             validators_round_trip_through_a_commit,
             the_data_version_moves_only_when_a_commit_changes_something,
             retire_takes_out_one_instance_only,
+            changes_since_names_what_each_commit_changed,
             a_run_is_entered_running_beats_and_is_recorded,
             runs_are_listed_newest_first_and_limited,
             a_discarded_run_is_forgotten,
@@ -103,8 +106,8 @@ pub(crate) fn record(provider: &str, base: &str, event: &str, sell_mode: SellMod
     EventRecord {
         key: ExternalKey {
             provider: provider.into(),
-            base_event_id: base.into(),
-            event_id: event.into(),
+            series_id: base.into(),
+            session_id: event.into(),
         },
         title: format!("Show {base}/{event}"),
         sell_mode,

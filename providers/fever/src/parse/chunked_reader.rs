@@ -2,31 +2,25 @@
 //!
 //! Why it is shaped this way. quick-xml's async reader awaits once per XML event and
 //! copies each event into its own buffer; on a feed of 150,000 one-line `<zone/>` tags
-//! that polling and copying cost about a sixth of the parse. This reader reads the body
-//! through the kit's [`ChunkedInput`], which awaits once per large chunk, carries over
-//! an event that the end of a chunk cuts in two (a tag, a run of text, a reference),
-//! grows its buffer for an event larger than it, skips a byte order mark and holds a
-//! read error until the events complete before it are handed out. What is left here is
-//! cutting the events out of the chunk synchronously, borrowing them from it.
+//! that cost about a sixth of the parse. So the body comes through the kit's
+//! [`ChunkedInput`] (one await per large chunk) and events are cut out of the chunk
+//! synchronously, borrowed from it.
 //!
 //! Each markup (`<…>`) and reference (`&…;`) is tokenized by a quick-xml slice reader
 //! placed on its first byte, so that what counts as an element, a comment or an error,
-//! and each error's wording and position, stay quick-xml's, as they were when one async
-//! reader read the whole document. Start tags, nearly every event of a feed, are the
-//! exception: their end is found by quick-xml's rule (the first `>` outside quotes) but
-//! without a search per quote ([`super::start_tags`]); a tag whose end is not found goes
-//! to quick-xml like the rest. Each chunk is checked to be UTF-8 once, and the tags in it
-//! are handed out as text, so that they need not be checked one by one. What the single
-//! reader kept across events is kept here instead, since each slice reader sees a single
-//! event: runs of text (cut at `<` and `&`), the check that an end tag closes the
-//! element open (quick-xml's own check is off because it would not see start tags of
-//! earlier chunks), and byte offsets counted from the start of the document after a
-//! UTF-8 byte order mark, as quick-xml counts them.
+//! and each error's wording and position, stay quick-xml's. Start tags, nearly every
+//! event of a feed, are the exception: their end is found by quick-xml's rule (the
+//! first `>` outside quotes) without a search per quote ([`super::start_tags`]), and
+//! one whose end is not found goes to quick-xml like the rest. Each chunk is checked
+//! to be UTF-8 once, so tags need not be checked one by one. Since a slice reader sees
+//! a single event, what the one async reader kept across events is kept here: runs of
+//! text (cut at `<` and `&`), that an end tag closes the open element (quick-xml's own
+//! check is off: it would not see earlier chunks' start tags), and byte offsets
+//! counted after a UTF-8 byte order mark, as quick-xml does.
 //!
-//! Whether an error means "the event goes on in the next chunk" or "the document is
-//! wrong" is told the way quick-xml itself would find out: a markup or reference it
-//! reports unclosed after consuming all its input is unfinished, and more bytes may
-//! finish it (see [`runs_past`]).
+//! An error means "the event goes on in the next chunk" when quick-xml reports a
+//! markup or reference unclosed after consuming all its input (see [`runs_past`]);
+//! otherwise the document is wrong.
 
 use std::borrow::Cow;
 

@@ -661,8 +661,8 @@ impl EventDraft {
         let record = EventRecord {
             key: ExternalKey {
                 provider: ctx.provider.clone(),
-                base_event_id: base_id.clone(),
-                event_id,
+                series_id: base_id.clone(),
+                session_id: event_id,
             },
             title: title.clone(),
             sell_mode,

@@ -174,9 +174,9 @@ async fn ids_are_stable_across_parses_and_distinct() {
 }
 
 #[tokio::test]
-async fn a_single_event_has_an_empty_event_id() {
+async fn a_single_event_has_an_empty_session_id() {
     let sink = parse_ok(SINGLE_EVENTS).await;
-    assert!(sink.records.iter().all(|r| r.key.event_id.is_empty()));
+    assert!(sink.records.iter().all(|r| r.key.session_id.is_empty()));
 }
 
 #[tokio::test]
@@ -187,7 +187,7 @@ async fn occurrence_ids_do_not_depend_on_the_instance_zone() {
     };
     let sink = parse_ok_with(&ctx, WEEKLY_SERIES).await;
     assert_eq!(
-        event_ids_of(&sink, "impro-thursdays@teatro.example")
+        session_ids_of(&sink, "impro-thursdays@teatro.example")
             .first()
             .copied(),
         Some("20261105T193000Z")

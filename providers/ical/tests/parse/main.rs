@@ -77,25 +77,25 @@ async fn malformed_message(calendar: &[u8]) -> String {
     }
 }
 
-fn record<'a>(sink: &'a CollectingSink, uid: &str, event_id: &str) -> &'a EventRecord {
+fn record<'a>(sink: &'a CollectingSink, uid: &str, session_id: &str) -> &'a EventRecord {
     sink.records
         .iter()
-        .find(|r| r.key.base_event_id == uid && r.key.event_id == event_id)
-        .unwrap_or_else(|| panic!("no record {uid}/{event_id} in {:?}", keys(sink)))
+        .find(|r| r.key.series_id == uid && r.key.session_id == session_id)
+        .unwrap_or_else(|| panic!("no record {uid}/{session_id} in {:?}", keys(sink)))
 }
 
 fn keys(sink: &CollectingSink) -> Vec<String> {
     sink.records
         .iter()
-        .map(|r| format!("{}/{}", r.key.base_event_id, r.key.event_id))
+        .map(|r| format!("{}/{}", r.key.series_id, r.key.session_id))
         .collect()
 }
 
-fn event_ids_of<'a>(sink: &'a CollectingSink, uid: &str) -> Vec<&'a str> {
+fn session_ids_of<'a>(sink: &'a CollectingSink, uid: &str) -> Vec<&'a str> {
     sink.records
         .iter()
-        .filter(|r| r.key.base_event_id == uid)
-        .map(|r| r.key.event_id.as_str())
+        .filter(|r| r.key.series_id == uid)
+        .map(|r| r.key.session_id.as_str())
         .collect()
 }
 

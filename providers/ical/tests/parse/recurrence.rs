@@ -19,7 +19,7 @@ async fn a_weekly_rule_with_count_and_exdate_yields_the_right_occurrences() {
     let sink = parse_ok(WEEKLY_SERIES).await;
     // COUNT=6 from Thursday 5 November at 20:30 Madrid (19:30Z), less the 19th.
     assert_eq!(
-        event_ids_of(&sink, "impro-thursdays@teatro.example"),
+        session_ids_of(&sink, "impro-thursdays@teatro.example"),
         [
             "20261105T193000Z",
             "20261112T193000Z",
@@ -40,7 +40,7 @@ async fn a_moved_occurrence_replaces_the_generated_one_under_the_same_id() {
     let moved: Vec<_> = sink
         .records
         .iter()
-        .filter(|r| r.key.event_id == "20261203T193000Z")
+        .filter(|r| r.key.session_id == "20261203T193000Z")
         .collect();
     assert_eq!(moved.len(), 1, "the override was added beside the occurrence");
     let moved = moved[0];
@@ -88,7 +88,10 @@ async fn exdate_in_utc_excludes_the_same_instant_as_a_tzid_start() {
         "UID:x\nSUMMARY:Diario\nDTSTART;TZID=Europe/Madrid:20261201T200000\nRRULE:FREQ=DAILY;COUNT=3\nEXDATE:20261202T190000Z",
     ]))
     .await;
-    assert_eq!(event_ids_of(&sink, "x"), ["20261201T190000Z", "20261203T190000Z"]);
+    assert_eq!(
+        session_ids_of(&sink, "x"),
+        ["20261201T190000Z", "20261203T190000Z"]
+    );
 }
 
 #[tokio::test]
@@ -97,7 +100,7 @@ async fn an_all_day_series_uses_dates_as_occurrence_ids() {
         "UID:d\nSUMMARY:Feria\nDTSTART;VALUE=DATE:20261207\nRRULE:FREQ=DAILY;COUNT=3\nEXDATE;VALUE=DATE:20261208",
     ]))
     .await;
-    assert_eq!(event_ids_of(&sink, "d"), ["20261207", "20261209"]);
+    assert_eq!(session_ids_of(&sink, "d"), ["20261207", "20261209"]);
     assert!(sink.records.iter().all(|r| r.start.time.is_none()));
 }
 
@@ -108,7 +111,7 @@ async fn rdate_adds_an_occurrence() {
     ]))
     .await;
     assert_eq!(
-        event_ids_of(&sink, "r"),
+        session_ids_of(&sink, "r"),
         ["20261201T190000Z", "20261215T190000Z", "20261220T190000Z"]
     );
 }
@@ -165,7 +168,7 @@ async fn an_hourly_rule_yields_an_occurrence_per_hour_on_the_zones_wall_clock() 
     ]))
     .await;
     assert_eq!(
-        event_ids_of(&sink, "h"),
+        session_ids_of(&sink, "h"),
         [
             "20261201T090000Z",
             "20261201T100000Z",
@@ -228,7 +231,7 @@ async fn a_cancelled_event_is_kept_offline() {
     let others = sink
         .records
         .iter()
-        .filter(|r| r.key.base_event_id != "cancelled-gala@teatro.example");
+        .filter(|r| r.key.series_id != "cancelled-gala@teatro.example");
     assert!(others.clone().count() > 0);
     assert!(others.into_iter().all(|r| r.sell_mode == SellMode::Online));
 }

@@ -208,7 +208,10 @@ async fn a_windows_series_recurs_on_its_zones_wall_clock() {
         "UID:w\nSUMMARY:Wöchentlich\nDTSTART;TZID=w. europe standard time:20261018T200000\nRRULE:FREQ=WEEKLY;COUNT=2",
     ]))
     .await;
-    assert_eq!(event_ids_of(&sink, "w"), ["20261018T180000Z", "20261025T190000Z"]);
+    assert_eq!(
+        session_ids_of(&sink, "w"),
+        ["20261018T180000Z", "20261025T190000Z"]
+    );
 }
 
 #[tokio::test]

@@ -2,14 +2,13 @@
 //! resumable at any byte (a string, a number or a literal cut by the end of a chunk is
 //! carried in its state, not in the buffer), that follows the path from the root to
 //! the configured pointers and says where each record starts and where each captured
-//! value (the next page, the last page) starts and ends.
+//! value (the next page, the last page) starts and ends. The records themselves are
+//! left to serde_json (see `super`).
 //!
 //! Why a scanner of its own: members the mapping does not read (an index of venues, a
-//! large `meta` object) may be as large as the records array and may come before it;
+//! large `meta` object) may be as large as the records array and come before it;
 //! skipping them with state that survives the chunk keeps memory bounded by a chunk,
-//! where a parser that needs a whole value would hold them. The records themselves are
-//! not scanned here: serde_json parses each one from the buffer (see `super`), which
-//! both checks it and finds its end.
+//! where a parser that needs a whole value would hold them.
 
 use boxoffice_core::ProviderError;
 

@@ -1,19 +1,13 @@
 //! Reading one JSON document a record at a time: memory is bounded by a chunk and the
 //! largest record, never by the document.
 //!
-//! The body is read in chunks ([`CHUNK_BYTES`]) by the kit's [`ChunkedInput`], which
-//! carries over what is not consumed, grows its buffer, skips a UTF-8 byte order mark,
-//! checks the bytes are UTF-8 (RFC 8259 §8.1) and holds read errors. The [`lexer`] scans
-//! the structure outside the records (checking the grammar, following the path to the
-//! configured pointers, skipping everything else with state that survives the end of a
-//! chunk). At each element of the records array, serde_json parses one [`Node`]
-//! straight from the buffer: it checks the record and says where it ends. A record
-//! that the end of the chunk cuts is parsed again once more bytes have arrived, from
-//! its first byte, which is all that is carried over; a record larger than the buffer
-//! grows it, and each read then brings at least as many bytes as are carried, so that
-//! a large record is parsed a bounded number of times. The values
-//! the captures point to (the next page's link) are kept in the buffer while they are
-//! scanned and parsed when they end, at most [`MAX_CAPTURE_BYTES`].
+//! The body comes through the kit's [`ChunkedInput`] (UTF-8 checked, RFC 8259 §8.1);
+//! the [`lexer`] scans the structure outside the records, and serde_json parses each
+//! element of the records array as one [`Node`] straight from the buffer, which both
+//! checks it and finds its end. A record cut by the end of a chunk is parsed again
+//! from its first byte, the only byte carried over, once more bytes arrived (the
+//! input's growth bounds how often). A captured value (the next page's link) stays in
+//! the buffer until it ends, at most [`MAX_CAPTURE_BYTES`].
 
 mod lexer;
 

@@ -129,7 +129,7 @@ pub fn stored(store: &MemoryStore, provider: &str) -> Vec<(String, String)> {
     let mut ids: Vec<_> = store
         .items(provider)
         .into_iter()
-        .map(|item| (item.record.key.base_event_id, item.record.key.event_id))
+        .map(|item| (item.record.key.series_id, item.record.key.session_id))
         .collect();
     ids.sort();
     ids

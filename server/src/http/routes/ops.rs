@@ -30,6 +30,20 @@ pub struct Readiness {
     items: usize,
     /// The store's data version the served snapshot was built from.
     data_version: i64,
+    /// How the snapshots served so far were made.
+    read_model: ReadModelUpdates,
+}
+
+/// How a process's snapshots were made: read whole, or brought forward by what the
+/// store said each commit changed.
+#[derive(Serialize, ToSchema)]
+pub struct ReadModelUpdates {
+    /// Snapshots read whole from the store, the first load included.
+    rebuilds: u64,
+    /// Snapshots brought forward by a change.
+    brought_forward: u64,
+    /// Items in the snapshot's delta, beside its base.
+    delta_items: usize,
 }
 
 /// Liveness: the process answers.
@@ -52,6 +66,14 @@ pub async fn ready(State(state): State<AppState>) -> Result<axum::Json<Envelope<
         status: "ready",
         items: snapshot.len(),
         data_version: snapshot.version(),
+        read_model: {
+            let updates = state.read_model.updates();
+            ReadModelUpdates {
+                rebuilds: updates.rebuilds,
+                brought_forward: updates.brought_forward,
+                delta_items: snapshot.delta_len(),
+            }
+        },
     }))
 }
 
