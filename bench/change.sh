@@ -12,7 +12,7 @@
 # each change: when the admin call answered, when each process serves the change,
 # from the run's commit (its report's finished_at) and from the POST; the CPU and the
 # peak RSS beside idle of each process; /search's narrow p99 during the change beside
-# idle. BENCH_BIN picks the binary (default: a fresh release build).
+# idle; then the first process restarts from the snapshot file it wrote at shutdown. BENCH_BIN picks the binary (default: a fresh release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +30,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [[ $STORE == postgres ]] && psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
-  rm -f "$DIR"/store.db*
+  rm -f "$DIR"/store.db* "$DIR"/snapshot-*.bin
 }
 trap cleanup EXIT
 
@@ -52,6 +52,7 @@ for port in "${PORTS[@]}"; do
   cat > "$DIR/c$port.toml" <<TOML
 [server]
 addr = "127.0.0.1:$port"
+snapshot_file = "$DIR/snapshot-$port.bin"
 [database]
 url = "$URL"
 poll_interval = "1h"
@@ -165,3 +166,13 @@ for round in range(5):
           + "; RSS peak/idle " + ", ".join(f"{p:.0f}/{i:.0f} MB" for p, i in zip(watch.peak, idle_rss))
           + f"; narrow p99 {p99(watch.latencies):.2f} ms over {len(watch.latencies)}")
 PY
+# Start-up from the snapshot file the first process writes at shutdown (item 5).
+kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+started=$(date +%s.%N)
+"$BIN" --config "$DIR/c18090.toml" serve 2>>"$DIR/serve-18090.log" &
+pids[0]=$!
+for _ in $(seq 1 1200); do
+  curl -sf "http://127.0.0.1:18090/ready" >/dev/null && break
+  sleep 0.05
+done
+echo "restarted with its snapshot file ($(du -m "$DIR/snapshot-18090.bin" | cut -f1) MB): ready after $(echo "$(date +%s.%N) - $started" | bc) s: $(curl -s http://127.0.0.1:18090/ready)"
