@@ -173,8 +173,10 @@ impl ReadModel {
     async fn rebuild(&self) -> Result<bool, StoreError> {
         let _one_at_a_time = self.refreshing.lock().await;
         let current = self.current.load_full();
-        if current.version() >= 0 && self.catch_up(&current).await? {
-            return Ok(true);
+        if current.version() >= 0
+            && let Some(moved) = self.catch_up(&current).await?
+        {
+            return Ok(moved);
         }
         let version = self.store.data_version().await?;
         if version == current.version() {
@@ -222,9 +224,9 @@ impl ReadModel {
     }
 
     /// Brings `current` forward by what the store says changed since its version.
-    /// Returns whether it did; `false` when the store cannot tell, or nothing changed
-    /// (the caller then compares versions and rebuilds whole if they differ).
-    async fn catch_up(&self, current: &SearchIndex) -> Result<bool, StoreError> {
+    /// Returns whether anything changed; `None` when the store cannot tell (the caller
+    /// then reads everything).
+    async fn catch_up(&self, current: &SearchIndex) -> Result<Option<bool>, StoreError> {
         let started = Instant::now();
         let mut changed = current.change_builder();
         let Some(changes) = self
@@ -232,10 +234,10 @@ impl ReadModel {
             .changes_since(current.version(), &mut |item| changed.push(&item))
             .await?
         else {
-            return Ok(false);
+            return Ok(None);
         };
         if changes.version == current.version() {
-            return Ok(false);
+            return Ok(Some(false));
         }
         let items = changed.len();
         let index = current.apply(changed, &changes.retired, changes.version, self.cache_bytes);
@@ -250,7 +252,7 @@ impl ReadModel {
         );
         self.current.store(Arc::new(index));
         self.brought_forward.fetch_add(1, Ordering::Relaxed);
-        Ok(true)
+        Ok(Some(true))
     }
 
     /// Keeps the snapshot fresh until `shutdown`: at once after a local commit or one

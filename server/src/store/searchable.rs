@@ -129,6 +129,13 @@ impl SeaOrmStore {
         if since > version {
             return Ok(None);
         }
+        if since == version {
+            // What every poll finds between commits: one query, no log read.
+            return Ok(Some(Changes {
+                version,
+                retired: Vec::new(),
+            }));
+        }
         let commits = store_commits::Entity::find()
             .filter(store_commits::Column::Version.gt(since))
             .order_by_asc(store_commits::Column::Version)
